@@ -1,0 +1,233 @@
+"""Numba kernels of CoSyNE's evolutionary operators (Gomez, Schmidhuber & Miikkulainen, JMLR 9, 2008).
+
+Every kernel is a pure function over arrays: the population comes in, a new array goes out, and all
+randomness is drawn from the ``numpy.random.Generator`` passed as ``rng`` (Numba draws exactly numpy's
+stream from it), so one generator owned by the caller makes a whole run reproducible and resumable.
+
+The population is a matrix of shape ``(n, m)``: row ``i`` is the subpopulation of synapse ``i``,
+column ``j`` is network ``j``.
+"""
+
+import numpy as np
+from numba import njit
+
+#: Gomez's truncated Cauchy: a draw whose magnitude exceeds this is drawn again.
+CAUCHY_CUTOFF = 10.0
+
+
+@njit(cache=True)
+def rank(fitness: np.ndarray) -> np.ndarray:
+    """
+    Order of the networks from best to worst (ties keep the lower index first).
+
+    :param fitness: fitness of each network, shape ``(m,)``; higher is better, NaN must be replaced beforehand
+    :return: network indices sorted by decreasing fitness
+    """
+    return np.argsort(-fitness, kind="mergesort")
+
+
+@njit(cache=True)
+def select_mates(n_parents: int, rng: np.random.Generator) -> np.ndarray:
+    """
+    Mate of each parent: the parent of rank ``r`` mates with a better-ranked parent drawn uniformly,
+    the best parent (rank 0) with any parent (itself included), as in Gomez's reference code.
+
+    :param n_parents: number of parents (the top quarter of the population)
+    :param rng: random generator
+    :return: rank of the mate of each parent, shape ``(n_parents,)``
+    """
+    mates = np.empty(n_parents, dtype=np.int64)
+    for r in range(n_parents):
+        mates[r] = rng.integers(0, n_parents) if r == 0 else rng.integers(0, r)
+    return mates
+
+
+@njit(cache=True)
+def crossover(
+    parent_a: np.ndarray, parent_b: np.ndarray, segments: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    One-point crossover applied to each neuron segment of two chromosomes, giving two children.
+
+    In every segment a cut point ``c`` is drawn uniformly in ``[start, end)``; the first child takes
+    ``a[start:c]`` and ``b[c:end]``, the second the complement.
+
+    :param parent_a: first parent chromosome, shape ``(n,)``
+    :param parent_b: second parent chromosome, shape ``(n,)``
+    :param segments: segment boundaries, shape ``(k + 1,)``: segment ``s`` is ``[segments[s], segments[s + 1])``
+    :param rng: random generator
+    :return: the two children
+    """
+    child_a = parent_a.copy()
+    child_b = parent_b.copy()
+    for s in range(segments.shape[0] - 1):
+        start, end = segments[s], segments[s + 1]
+        cut = start + rng.integers(0, end - start)
+        for i in range(cut, end):
+            child_a[i] = parent_b[i]
+            child_b[i] = parent_a[i]
+    return child_a, child_b
+
+
+@njit(cache=True)
+def recombine(
+    population: np.ndarray, order: np.ndarray, n_parents: int, segments: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """
+    Offspring of the top ``n_parents`` networks: each parent mates once (see :func:`select_mates`)
+    and every mating yields two children by :func:`crossover`.
+
+    :param population: population matrix, shape ``(n, m)``
+    :param order: network indices from best to worst (see :func:`rank`)
+    :param n_parents: number of parents
+    :param segments: neuron segment boundaries (see :func:`crossover`)
+    :param rng: random generator
+    :return: offspring chromosomes as columns, shape ``(n, 2 * n_parents)``
+    """
+    mates = select_mates(n_parents, rng)
+    offspring = np.empty((population.shape[0], 2 * n_parents))
+    for r in range(n_parents):
+        child_a, child_b = crossover(population[:, order[r]], population[:, order[mates[r]]], segments, rng)
+        offspring[:, 2 * r] = child_a
+        offspring[:, 2 * r + 1] = child_b
+    return offspring
+
+
+@njit(cache=True)
+def truncated_cauchy(scale: float, rng: np.random.Generator) -> float:
+    """
+    Cauchy noise of the given scale, redrawn while its magnitude exceeds :data:`CAUCHY_CUTOFF`.
+
+    :param scale: scale of the Cauchy distribution
+    :param rng: random generator
+    :return: one draw
+    """
+    while True:
+        noise = scale * rng.standard_cauchy()
+        if abs(noise) <= CAUCHY_CUTOFF:
+            return noise
+
+
+@njit(cache=True)
+def mutate(offspring: np.ndarray, mutation_prob: float, mutation_scale: float, rng: np.random.Generator) -> np.ndarray:
+    """
+    Perturb each weight of the offspring with probability ``mutation_prob`` by truncated Cauchy noise.
+
+    :param offspring: offspring chromosomes as columns, shape ``(n, l)``
+    :param mutation_prob: probability that a weight is perturbed
+    :param mutation_scale: scale of the Cauchy noise
+    :param rng: random generator
+    :return: the mutated offspring (a new array)
+    """
+    mutated = offspring.copy()
+    for j in range(offspring.shape[1]):
+        for i in range(offspring.shape[0]):
+            if rng.random() < mutation_prob:
+                mutated[i, j] += truncated_cauchy(mutation_scale, rng)
+    return mutated
+
+
+@njit(cache=True)
+def replace_worst(population: np.ndarray, fitness: np.ndarray, order: np.ndarray, offspring: np.ndarray):
+    """
+    Sort every subpopulation by fitness and overwrite its ``l`` least fit weights with the offspring's.
+
+    A weight's fitness is that of the network it was part of, so sorting every subpopulation is the same
+    column reordering; the returned matrix has its columns from best to worst, offspring last.
+
+    :param population: population matrix, shape ``(n, m)``
+    :param fitness: fitness of each network, shape ``(m,)``
+    :param order: network indices from best to worst
+    :param offspring: offspring chromosomes as columns, shape ``(n, l)``
+    :return: the new population, the fitness of its weights (NaN for offspring, which have none yet),
+        and a mask of shape ``(m,)`` that is True on offspring columns
+    """
+    m = population.shape[1]
+    n_offspring = offspring.shape[1]
+    new_population = population[:, order].copy()
+    new_fitness = fitness[order].copy()
+    is_offspring = np.zeros(m, dtype=np.bool_)
+    for k in range(n_offspring):
+        new_population[:, m - n_offspring + k] = offspring[:, k]
+        new_fitness[m - n_offspring + k] = np.nan
+        is_offspring[m - n_offspring + k] = True
+    return new_population, new_fitness, is_offspring
+
+
+@njit(cache=True)
+def mark_all(n: int, is_offspring: np.ndarray) -> np.ndarray:
+    """
+    Marks for the permutation used in the paper's experiments: every weight except the new offspring.
+
+    :param n: number of subpopulations
+    :param is_offspring: True on offspring columns, shape ``(m,)``
+    :return: boolean marks, shape ``(n, m)``
+    """
+    marks = np.empty((n, is_offspring.shape[0]), dtype=np.bool_)
+    for i in range(n):
+        for j in range(is_offspring.shape[0]):
+            marks[i, j] = not is_offspring[j]
+    return marks
+
+
+@njit(cache=True)
+def permutation_probabilities(fitness: np.ndarray, n: int) -> np.ndarray:
+    """
+    Probability of marking each weight, paper Eq. 1: ``1 - ((f - f_min) / (f_max - f_min)) ** (1 / n)``.
+
+    Weights without a fitness (NaN: new offspring) get probability 0. When all fitness values are
+    equal every weight counts as the best and none is marked.
+
+    :param fitness: fitness of each weight's last network, shape ``(m,)``
+    :param n: number of subpopulations (the root of Eq. 1)
+    :return: marking probabilities, shape ``(m,)``
+    """
+    f_min, f_max = np.inf, -np.inf
+    for f in fitness:
+        if not np.isnan(f):
+            f_min = min(f_min, f)
+            f_max = max(f_max, f)
+    prob = np.zeros(fitness.shape[0])
+    if f_max > f_min:
+        for j in range(fitness.shape[0]):
+            if not np.isnan(fitness[j]):
+                prob[j] = 1.0 - ((fitness[j] - f_min) / (f_max - f_min)) ** (1.0 / n)
+    return prob
+
+
+@njit(cache=True)
+def mark_proportional(n: int, fitness: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """
+    Mark each weight independently with the probability of paper Eq. 1.
+
+    :param n: number of subpopulations
+    :param fitness: fitness of each weight's last network, shape ``(m,)`` (NaN for offspring)
+    :param rng: random generator
+    :return: boolean marks, shape ``(n, m)``
+    """
+    prob = permutation_probabilities(fitness, n)
+    marks = np.empty((n, fitness.shape[0]), dtype=np.bool_)
+    for i in range(n):
+        for j in range(fitness.shape[0]):
+            marks[i, j] = rng.random() < prob[j]
+    return marks
+
+
+@njit(cache=True)
+def permute_marked(population: np.ndarray, marks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """
+    Within every subpopulation, shuffle the marked weights among themselves (paper Fig. 4).
+
+    :param population: population matrix, shape ``(n, m)``
+    :param marks: boolean marks, shape ``(n, m)``
+    :param rng: random generator
+    :return: the permuted population (a new array)
+    """
+    permuted = population.copy()
+    for i in range(population.shape[0]):
+        idx = np.flatnonzero(marks[i])
+        if idx.shape[0] > 1:
+            shuffled = idx[rng.permutation(idx.shape[0])]
+            for k in range(idx.shape[0]):
+                permuted[i, idx[k]] = population[i, shuffled[k]]
+    return permuted

@@ -1,0 +1,343 @@
+"""CoSyNE as a Stable-Baselines3 algorithm."""
+
+import copy
+import sys
+import time
+import warnings
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import VecEnvWrapper
+
+from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
+from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy
+from sb3_cosyne.cosyne.spaces import check_spaces
+
+SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
+
+#: Episode seeds are drawn below this bound (gymnasium accepts any non-negative int).
+_SEED_BOUND = 2**31 - 1
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class CoSyNE(BaseAlgorithm):
+    """
+    Cooperative Synapse NeuroEvolution (Gomez, Schmidhuber & Miikkulainen,
+    "Accelerated Neural Evolution through Cooperatively Coevolved Synapses", JMLR 9, 2008).
+
+    Every parameter of the policy network has its own subpopulation of ``pop_size`` values; network ``j``
+    is made of the ``j``-th value of every subpopulation. Each generation (the paper's Algorithm 2):
+
+    1. evaluate the ``pop_size`` networks, ``n_eval_episodes`` episodes each, batched over the env's lanes;
+    2. keep the best network ever seen (the champion) for ``predict`` and ``save``: a generation's best
+       replaces it only if it also beats it on ``champion_episodes`` fresh episodes run by both;
+    3. recombine the top ``parent_fraction`` (one-point crossover per neuron, two children per mating),
+       mutate the children (truncated Cauchy noise), and write them over the worst networks' weights;
+    4. permute the weights within every subpopulation.
+
+    :param policy: the policy, ``"MlpPolicy"``, ``"LinearPolicy"`` or a :class:`CoSyNEPolicy` subclass
+    :param env: the env to learn from (a gymnasium id, env or VecEnv); each lane of a VecEnv runs its own network
+    :param pop_size: number of networks per generation (``m``, the size of every subpopulation)
+    :param parent_fraction: fraction of the networks that become parents (the paper's top quarter)
+    :param mutation_prob: probability that a child's weight is perturbed (paper: 0.3)
+    :param mutation_scale: scale of the Cauchy mutation noise, truncated at magnitude 10 (paper: 0.3)
+    :param permutation: ``"all"`` permutes every weight except the new children's (the paper's experiments),
+        ``"proportional"`` marks weights with the probability of paper Eq. 1, ``"none"`` disables permutation
+    :param n_eval_episodes: episodes per network per generation; its fitness is their mean return
+    :param champion_episodes: fresh episodes on which a generation's best network and the champion are
+        re-tested before the champion is replaced, so that a lucky episode cannot crown a network; 0 crowns
+        the generation's best by its fitness alone (right for deterministic envs)
+    :param shared_starts: evaluate every network of a generation from the same start states (common random
+        numbers), which makes the comparison between networks fairer on envs with random starts
+    :param init_scale: initial weights are drawn from ``U[-init_scale, init_scale]``. The paper draws from
+        ``U[-10, 10]`` for networks of one to five neurons; for MLPs with normalised-scale inputs and tanh
+        units, ``1.0`` keeps the first generation out of saturation while still spanning bang-bang controllers
+    :param normalize_obs: normalise Box observations by running statistics (frozen within a generation and
+        stored with the champion)
+    :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
+    :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
+    :param tensorboard_log: directory of the tensorboard logs (None: no tensorboard)
+    :param seed: seed of the random generator that drives every operator and every episode's start
+    :param verbose: 0 silent, 1 logs every ``log_interval`` generations, 2 debug
+    :param device: torch device of the policy
+    :param _init_setup_model: whether to build the population and policy at construction
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "LinearPolicy": LinearPolicy,
+    }
+    policy: CoSyNEPolicy
+
+    def __init__(
+        self,
+        policy: str | type[CoSyNEPolicy],
+        env: GymEnv | str,
+        pop_size: int = 40,
+        parent_fraction: float = 0.25,
+        mutation_prob: float = 0.3,
+        mutation_scale: float = 0.3,
+        permutation: str = "all",
+        n_eval_episodes: int = 1,
+        champion_episodes: int = 5,
+        shared_starts: bool = True,
+        init_scale: float = 1.0,
+        normalize_obs: bool = False,
+        policy_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        seed: int | None = None,
+        verbose: int = 0,
+        device: th.device | str = "cpu",
+        _init_setup_model: bool = True,
+    ) -> None:
+        check_hyperparameters(pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale)
+        self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
+        self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
+        super().__init__(
+            policy,
+            env,
+            learning_rate=0.0,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=True,
+            seed=seed,
+        )
+        if self.env is not None:
+            check_spaces(self.observation_space, self.action_space)
+            if isinstance(self.env, VecEnvWrapper):
+                raise ValueError(
+                    f"CoSyNE runs its own lanes on the VecEnv and cannot see through the wrapper {type(self.env).__name__}: "
+                    "pass the env unwrapped and use normalize_obs=True instead of VecNormalize"
+                )
+        if normalize_obs and not isinstance(self.observation_space, spaces.Box):
+            raise ValueError(f"normalize_obs=True needs a Box observation space, got {self.observation_space}")
+        self.pop_size = pop_size
+        self.parent_fraction = parent_fraction
+        self.mutation_prob = mutation_prob
+        self.mutation_scale = mutation_scale
+        self.permutation = permutation
+        self.shared_starts = bool(shared_starts)
+        self.init_scale = init_scale
+        self.normalize_obs = bool(normalize_obs)
+        self.strategy: CoSyNEStrategy | None = None
+        self.obs_rms: RunningMeanStd | None = None
+        #: episodes evaluated so far, champion re-tests included
+        self.num_evaluations = 0
+        #: the champion's mean return over all its re-test episodes (-inf before the first generation)
+        self.best_fitness = -np.inf
+        self._champion_return_sum = 0.0
+        self._champion_episode_count = 0
+        self._warned_invalid = False
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        # Runs again on load after the saved attributes are restored: only build what is missing.
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(
+            self.observation_space, self.action_space, normalize_obs=self.normalize_obs, **self.policy_kwargs
+        ).to(self.device)
+        if self.strategy is None:
+            self.strategy = CoSyNEStrategy(
+                self.policy.num_params,
+                self.pop_size,
+                segments=self.policy.segments,
+                parent_fraction=self.parent_fraction,
+                mutation_prob=self.mutation_prob,
+                mutation_scale=self.mutation_scale,
+                permutation=self.permutation,
+                init_scale=self.init_scale,
+                rng=np.random.default_rng(self.seed),
+            )
+            if self.normalize_obs:
+                self.obs_rms = RunningMeanStd(shape=(int(self.policy.layer_sizes[0]),))
+            self.policy.set_flat_params(self.strategy.population[:, 0])
+
+    @property
+    def generation(self) -> int:
+        """Number of completed generations."""
+        return self.strategy.generation
+
+    def champion_params(self) -> np.ndarray:
+        """The champion's parameter vector (the network ``predict`` uses), in the chromosome layout."""
+        return self.policy.get_flat_params()
+
+    def _obs_stats(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.obs_rms is None:
+            return None, None
+        return self.obs_rms.mean.copy(), np.sqrt(self.obs_rms.var + 1e-8)
+
+    def _evaluate(self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, callback: BaseCallback) -> EvaluationResult:
+        """Run the episodes of ``params`` from ``seeds``, counting steps and firing the callback at every step."""
+
+        def on_step(n_steps: int) -> bool:
+            self.num_timesteps += n_steps
+            return callback.on_step()
+
+        def on_invalid(network: int, step: int, what: str) -> None:
+            if not self._warned_invalid:
+                self._warned_invalid = True
+                warnings.warn(
+                    f"the env returned a non-finite {what} at step {step} of network {network}'s episode: "
+                    "that network gets the worst fitness (warned once)",
+                    stacklevel=2,
+                )
+
+        result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid)
+        self._update_info_buffer(
+            [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
+        )
+        return result
+
+    def _retest(
+        self, candidate: np.ndarray, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """
+        Run the candidate and the champion on the same fresh episodes.
+
+        :return: the candidate's and the champion's returns (the latter empty without a champion),
+            or None when a callback stopped training
+        """
+        seeds = rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
+        challenger = self._evaluate(candidate[None], seeds, obs_stats, callback)
+        if challenger.aborted:
+            return None
+        if self._champion_episode_count == 0:
+            return challenger.returns[0], np.empty(0)
+        champion = self._evaluate(self.champion_params()[None], seeds, self.policy.obs_stats(), callback)
+        if champion.aborted:
+            return None
+        return challenger.returns[0], champion.returns[0]
+
+    def _run_generation(self, callback: BaseCallback) -> bool:
+        """
+        One generation of Algorithm 2. Nothing about the population, the champion or the random generator
+        changes until the generation completes, so an interruption leaves the model as after the last one.
+
+        :return: False when a callback stopped training
+        """
+        strategy = self.strategy
+        rng = copy.deepcopy(strategy.rng)
+        obs_stats = self._obs_stats()
+        n_starts = 1 if self.shared_starts else strategy.pop_size
+        seeds = np.broadcast_to(
+            rng.integers(0, _SEED_BOUND, size=(n_starts, self.n_eval_episodes)), (strategy.pop_size, self.n_eval_episodes)
+        )
+
+        callback.on_rollout_start()
+        candidates = strategy.ask()
+        result = self._evaluate(candidates, seeds, obs_stats, callback)
+        if result.aborted:
+            return False
+        fitness = result.returns.mean(axis=1)
+        n_episodes = result.returns.size
+
+        best = int(np.argmax(sanitize_fitness(fitness)))
+        crown, champion_update = False, (self._champion_return_sum, self._champion_episode_count)
+        if np.isfinite(fitness[best]) and fitness[best] > self.best_fitness:
+            if self.champion_episodes == 0:
+                crown, champion_update = True, (float(fitness[best]), 1)
+            else:
+                retest = self._retest(candidates[best], rng, obs_stats, callback)
+                if retest is None:
+                    return False
+                challenger, champion = retest
+                n_episodes += challenger.size + champion.size
+                champion_update = (self._champion_return_sum + champion.sum(), self._champion_episode_count + champion.size)
+                crown = bool(np.all(np.isfinite(challenger))) and (
+                    champion_update[1] == 0 or challenger.mean() > champion_update[0] / champion_update[1]
+                )
+                if crown:
+                    champion_update = (float(challenger.sum()), challenger.size)
+        callback.on_rollout_end()
+
+        # Commit the generation.
+        if crown:
+            self.policy.set_flat_params(candidates[best])
+            if obs_stats[0] is not None:
+                self.policy.set_obs_stats(*obs_stats)
+        self._champion_return_sum, self._champion_episode_count = champion_update
+        if self._champion_episode_count > 0:
+            self.best_fitness = self._champion_return_sum / self._champion_episode_count
+        if self.obs_rms is not None and result.obs_count > 0:
+            mean = result.obs_sum / result.obs_count
+            var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)
+            self.obs_rms.update_from_moments(mean, var, result.obs_count)
+        self.num_evaluations += n_episodes
+        strategy.rng = rng
+        strategy.tell(fitness)
+        finite = fitness[np.isfinite(fitness)]
+        self.logger.record("train/generation", strategy.generation)
+        self.logger.record("train/evaluations", self.num_evaluations)
+        self.logger.record("train/best_fitness", self.best_fitness)
+        if finite.size:
+            self.logger.record("rollout/gen_best", float(finite.max()))
+            self.logger.record("rollout/gen_mean", float(finite.mean()))
+            self.logger.record("rollout/gen_worst", float(finite.min()))
+        return True
+
+    def learn(
+        self: SelfCoSyNE,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "CoSyNE",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfCoSyNE:
+        """
+        Evolve the policy for ``total_timesteps`` env steps: generations run while fewer steps were taken,
+        so the last generation may end past the budget by at most its own length.
+
+        :param total_timesteps: env steps to train for (on top of the previous ones if ``reset_num_timesteps`` is False)
+        :param callback: SB3 callback(s), called at every env step; returning False stops training at once
+        :param log_interval: log every ``log_interval`` generations
+        :param tb_log_name: name of the tensorboard run
+        :param reset_num_timesteps: whether to restart the step count (and the logs) from zero
+        :param progress_bar: display a progress bar (tqdm and rich)
+        :return: the trained model
+        """
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        callback.on_training_start(locals(), globals())
+        try:
+            while self.num_timesteps < total_timesteps:
+                self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+                if not self._run_generation(callback):
+                    break
+                if log_interval is not None and self.strategy.generation % log_interval == 0:
+                    self.dump_logs()
+        finally:
+            callback.on_training_end()
+        return self
+
+    def dump_logs(self) -> None:
+        """Write the logs of the last generation."""
+        time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
+        fps = int((self.num_timesteps - self._num_timesteps_at_start) / time_elapsed)
+        if len(self.ep_info_buffer) > 0:
+            self.logger.record("rollout/ep_rew_mean", safe_mean([ep_info["r"] for ep_info in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([ep_info["l"] for ep_info in self.ep_info_buffer]))
+        self.logger.record("time/fps", fps)
+        self.logger.record("time/time_elapsed", int(time_elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        self.logger.dump(step=self.num_timesteps)

@@ -1,0 +1,172 @@
+"""CoSyNE's policy networks: small torch MLPs whose parameters map one-to-one onto synapse subpopulations."""
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from torch import nn
+
+from sb3_cosyne.cosyne.forward import activation_code, mlp_forward
+from sb3_cosyne.cosyne.spaces import check_spaces, input_dim, output_dim, outputs_to_actions, preprocess_obs
+
+
+class CoSyNEPolicy(BasePolicy):
+    """
+    Feed-forward policy whose parameters are evolved by CoSyNE; it holds the best network found so far.
+
+    Parameters are float64 so that the batched Numba forward used in training and this torch network
+    compute the same actions. Box actions are squashed with ``tanh`` and rescaled to the action bounds;
+    Discrete and MultiDiscrete actions are the argmax of their outputs; MultiBinary actions are 1 where
+    the output is positive. ``predict`` ignores ``deterministic``: the policy is deterministic.
+
+    :param observation_space: the observation space
+    :param action_space: the action space
+    :param net_arch: units of each hidden layer
+    :param activation_fn: hidden activation (``nn.Tanh``, ``nn.ReLU``, ``nn.ELU``, ``nn.Sigmoid`` or ``nn.Identity``)
+    :param with_bias: whether neurons have a bias
+    :param normalize_obs: whether Box observations are normalised by the running statistics stored in the policy
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        with_bias: bool = True,
+        normalize_obs: bool = False,
+    ) -> None:
+        check_spaces(observation_space, action_space)
+        super().__init__(observation_space, action_space, squash_output=False)
+        self.net_arch = [8] if net_arch is None else list(net_arch)
+        if any(isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1 for units in self.net_arch):
+            raise ValueError(f"net_arch must be a list of positive ints, got {net_arch!r}")
+        self.activation_fn = activation_fn
+        self.activation_code = activation_code(activation_fn)
+        self.with_bias = bool(with_bias)
+        self.normalize_obs = bool(normalize_obs)
+        self.layer_sizes = np.array([input_dim(observation_space), *self.net_arch, output_dim(action_space)], dtype=np.int64)
+
+        layers: list[nn.Module] = []
+        for layer, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)):
+            layers.append(nn.Linear(int(n_in), int(n_out), bias=self.with_bias, dtype=th.float64))
+            if layer < len(self.layer_sizes) - 2:
+                layers.append(activation_fn())
+        self.net = nn.Sequential(*layers)
+        obs_shape = (input_dim(observation_space),)
+        # Statistics of the observations the champion was evaluated with: saved and restored with it.
+        self.register_buffer("obs_mean", th.zeros(obs_shape, dtype=th.float64))
+        self.register_buffer("obs_std", th.ones(obs_shape, dtype=th.float64))
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            net_arch=self.net_arch,
+            activation_fn=self.activation_fn,
+            with_bias=self.with_bias,
+            normalize_obs=self.normalize_obs,
+        )
+        return data
+
+    @property
+    def linear_layers(self) -> list[nn.Linear]:
+        """The network's linear layers, inputs first."""
+        return [module for module in self.net if isinstance(module, nn.Linear)]
+
+    @property
+    def num_params(self) -> int:
+        """Number of evolved parameters (one synapse subpopulation each)."""
+        return int(sum(p.numel() for p in self.net.parameters()))
+
+    @property
+    def segments(self) -> np.ndarray:
+        """Boundaries of the chromosome's neuron segments (each neuron's weights and bias), for crossover."""
+        stride = self.layer_sizes[:-1] + int(self.with_bias)
+        lengths = np.repeat(stride, self.layer_sizes[1:])
+        return np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+
+    def get_flat_params(self) -> np.ndarray:
+        """The network's parameters as one chromosome: neuron after neuron, weights then bias."""
+        blocks = []
+        for linear in self.linear_layers:
+            block = linear.weight.detach().cpu().numpy()
+            if self.with_bias:
+                block = np.hstack([block, linear.bias.detach().cpu().numpy()[:, None]])
+            blocks.append(block.ravel())
+        return np.concatenate(blocks)
+
+    def set_flat_params(self, params: np.ndarray) -> None:
+        """
+        Load a chromosome (see :meth:`get_flat_params`) into the network.
+
+        :param params: parameter vector of length :attr:`num_params`
+        """
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape != (self.num_params,):
+            raise ValueError(f"expected {self.num_params} parameters, got shape {params.shape}")
+        offset = 0
+        with th.no_grad():
+            for linear in self.linear_layers:
+                n_out, n_in = linear.weight.shape
+                stride = n_in + int(self.with_bias)
+                block = params[offset : offset + n_out * stride].reshape(n_out, stride)
+                linear.weight.copy_(th.as_tensor(block[:, :n_in]))
+                if self.with_bias:
+                    linear.bias.copy_(th.as_tensor(block[:, n_in]))
+                offset += n_out * stride
+
+    def set_obs_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Store the observation statistics the current network was evaluated with."""
+        self.obs_mean.copy_(th.as_tensor(np.asarray(mean, dtype=np.float64).reshape(-1)))
+        self.obs_std.copy_(th.as_tensor(np.asarray(std, dtype=np.float64).reshape(-1)))
+
+    def obs_stats(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The normalisation statistics to apply, or ``(None, None)`` without normalisation."""
+        if not self.normalize_obs:
+            return None, None
+        return self.obs_mean.cpu().numpy(), self.obs_std.cpu().numpy()
+
+    def batched_outputs(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """
+        Network outputs for many lanes at once, each with its own parameters, with the Numba forward.
+
+        :param params: one chromosome per lane, shape ``(lanes, num_params)``
+        :param inputs: preprocessed inputs, shape ``(lanes, input_dim)``
+        :return: outputs, shape ``(lanes, output_dim)``
+        """
+        return mlp_forward(params, inputs, self.layer_sizes, self.with_bias, self.activation_code)
+
+    def forward(self, obs: th.Tensor, deterministic: bool = True) -> th.Tensor:
+        return self._predict(obs, deterministic)
+
+    def _predict(self, observation: th.Tensor, deterministic: bool = True) -> th.Tensor:
+        mean, std = self.obs_stats()
+        inputs = preprocess_obs(observation.cpu().numpy(), self.observation_space, mean, std)
+        with th.no_grad():
+            outputs = self.net(th.as_tensor(inputs, device=self.device)).cpu().numpy()
+        return th.as_tensor(outputs_to_actions(outputs, self.action_space))
+
+
+class CoSyNELinearPolicy(CoSyNEPolicy):
+    """
+    Linear policy (no hidden layer) evolved by CoSyNE; see :class:`CoSyNEPolicy` for the parameters.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        with_bias: bool = True,
+        normalize_obs: bool = False,
+    ) -> None:
+        super().__init__(
+            observation_space, action_space, [] if net_arch is None else net_arch, activation_fn, with_bias, normalize_obs
+        )
+
+
+MlpPolicy = CoSyNEPolicy
+LinearPolicy = CoSyNELinearPolicy
