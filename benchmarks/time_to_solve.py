@@ -88,11 +88,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 Policy = Callable[[np.ndarray], Any]
 
 
-class _Solved(Exception):
+class _Solved(Exception):  # noqa: N818 (control flow, not an error)
     """Raised from inside training once the evaluated policy reaches the threshold (ARS ignores ``False`` from callbacks)."""
 
 
-class _OutOfTime(Exception):
+class _OutOfTime(Exception):  # noqa: N818 (control flow, not an error)
     """Raised from inside training once the training CPU time exceeds the cap."""
 
 
@@ -372,7 +372,7 @@ class NumpyMLP:
             self.low, self.high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
             self.action_shape = action_space.shape
         self.sizes = [int(np.prod(observation_space.shape)), *CMA_NET_ARCH, n_outputs]
-        self.n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]))
+        self.n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
     def layers(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """
@@ -380,7 +380,7 @@ class NumpyMLP:
         :return: (weights, biases) per layer
         """
         layers, start = [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
             weights = theta[start : start + n_in * n_out].reshape(n_in, n_out)
             start += n_in * n_out
             layers.append((weights, theta[start : start + n_out]))
@@ -405,6 +405,15 @@ class NumpyMLP:
             return action.reshape(self.action_shape).astype(np.float32)
 
         return act
+
+
+def mean_policy(net: NumpyMLP, es: Any) -> Policy:
+    """
+    :param net: network the ES optimizes
+    :param es: ``cma.CMAEvolutionStrategy``
+    :return: policy of the distribution mean (``xfavorite``)
+    """
+    return net.policy(es.result.xfavorite)
 
 
 def train_cmaes(env_id: str, seed: int, tracker: Tracker) -> None:
@@ -434,7 +443,7 @@ def train_cmaes(env_id: str, seed: int, tracker: Tracker) -> None:
                 episode_return, length = play_episode(net.policy(theta), env, int(episode_seeds.integers(2**31 - 1)))
                 steps += length
                 losses.append(-episode_return)
-                tracker.check(steps, partial(net.policy, es.result.xfavorite))
+                tracker.check(steps, partial(mean_policy, net, es))
                 if steps >= budget:
                     return
             es.tell(candidates, losses)

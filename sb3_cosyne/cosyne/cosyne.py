@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
@@ -108,6 +108,10 @@ class CoSyNE(BaseAlgorithm):
         check_hyperparameters(pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale)
         self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
+        if env is not None:
+            # Check the spaces before SB3 does, so the error names the space and what is supported.
+            env = maybe_make_env(env, verbose)
+            check_spaces(env.observation_space, env.action_space)
         super().__init__(
             policy,
             env,
@@ -120,13 +124,11 @@ class CoSyNE(BaseAlgorithm):
             support_multi_env=True,
             seed=seed,
         )
-        if self.env is not None:
-            check_spaces(self.observation_space, self.action_space)
-            if isinstance(self.env, VecEnvWrapper):
-                raise ValueError(
-                    f"CoSyNE runs its own lanes on the VecEnv and cannot see through the wrapper {type(self.env).__name__}: "
-                    "pass the env unwrapped and use normalize_obs=True instead of VecNormalize"
-                )
+        if isinstance(self.env, VecEnvWrapper):
+            raise ValueError(
+                f"CoSyNE runs its own lanes on the VecEnv and cannot see through the wrapper {type(self.env).__name__}: "
+                "pass the env unwrapped and use normalize_obs=True instead of VecNormalize"
+            )
         if normalize_obs and not isinstance(self.observation_space, spaces.Box):
             raise ValueError(f"normalize_obs=True needs a Box observation space, got {self.observation_space}")
         self.pop_size = pop_size
@@ -151,6 +153,11 @@ class CoSyNE(BaseAlgorithm):
 
     def _setup_model(self) -> None:
         # Runs again on load after the saved attributes are restored: only build what is missing.
+        if not (isinstance(self.policy_class, type) and issubclass(self.policy_class, CoSyNEPolicy)):
+            raise ValueError(
+                f"CoSyNE needs a CoSyNEPolicy, got {self.policy_class!r}: a model saved by another algorithm "
+                "cannot be loaded as CoSyNE"
+            )
         self.set_random_seed(self.seed)
         self.policy = self.policy_class(
             self.observation_space, self.action_space, normalize_obs=self.normalize_obs, **self.policy_kwargs
@@ -261,7 +268,14 @@ class CoSyNE(BaseAlgorithm):
                     return False
                 challenger, champion = retest
                 n_episodes += challenger.size + champion.size
-                champion_update = (self._champion_return_sum + champion.sum(), self._champion_episode_count + champion.size)
+                if np.all(np.isfinite(champion)):
+                    champion_update = (
+                        self._champion_return_sum + champion.sum(),
+                        self._champion_episode_count + champion.size,
+                    )
+                else:
+                    # A champion that breaks the env is dethroned by any finite challenger.
+                    champion_update = (0.0, 0)
                 crown = bool(np.all(np.isfinite(challenger))) and (
                     champion_update[1] == 0 or challenger.mean() > champion_update[0] / champion_update[1]
                 )
@@ -275,8 +289,9 @@ class CoSyNE(BaseAlgorithm):
             if obs_stats[0] is not None:
                 self.policy.set_obs_stats(*obs_stats)
         self._champion_return_sum, self._champion_episode_count = champion_update
-        if self._champion_episode_count > 0:
-            self.best_fitness = self._champion_return_sum / self._champion_episode_count
+        self.best_fitness = (
+            self._champion_return_sum / self._champion_episode_count if self._champion_episode_count > 0 else -np.inf
+        )
         if self.obs_rms is not None and result.obs_count > 0:
             mean = result.obs_sum / result.obs_count
             var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)

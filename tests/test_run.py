@@ -1,0 +1,241 @@
+"""Training runs: every space kind, the SB3 contract, callbacks, budgets and logging."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback, StopTrainingOnRewardThreshold
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from sb3_cosyne import CoSyNE
+
+
+@pytest.mark.parametrize("obs_key", sorted(OBSERVATION_SPACES))
+@pytest.mark.parametrize("act_key", sorted(ACTION_SPACES))
+def test_every_space_kind_trains_and_beats_the_first_generation(obs_key, act_key):
+    env = SpaceEnv(OBSERVATION_SPACES[obs_key], ACTION_SPACES[act_key])
+    model = CoSyNE("MlpPolicy", env, pop_size=8, seed=0, policy_kwargs=dict(net_arch=[4]), champion_episodes=2)
+    model.learn(1)
+    first_generation_mean = model.strategy.fitness.mean()
+    model.learn(8 * 20 * 6, reset_num_timesteps=False)
+    assert model.generation >= 4
+    assert model.best_fitness > first_generation_mean
+    assert model.num_timesteps == 20 * model.num_evaluations
+    action, _ = model.predict(env.observation_space.sample(), deterministic=True)
+    assert env.action_space.contains(action)
+
+
+def test_continuous_control_improves_over_generations():
+    model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=12, seed=1, champion_episodes=2)
+    model.learn(200 * 12)
+    first = model.best_fitness
+    model.learn(200 * 12 * 15, reset_num_timesteps=False)
+    assert model.best_fitness > first + 100
+
+
+@pytest.mark.parametrize("space", [gym.spaces.Dict({"a": gym.spaces.Discrete(2)}), gym.spaces.Tuple([gym.spaces.Discrete(2)])])
+def test_unsupported_observation_space_is_named(space):
+    with pytest.raises(ValueError, match=r"observation space (Dict|Tuple)"):
+        CoSyNE("MlpPolicy", SpaceEnv(space, ACTION_SPACES["discrete"]))
+
+
+def test_unbounded_box_actions_are_rejected():
+    space = gym.spaces.Box(-np.inf, np.inf, shape=(2,))
+    with pytest.raises(ValueError, match="bounded Box action space"):
+        CoSyNE("MlpPolicy", SpaceEnv(OBSERVATION_SPACES["box"], space))
+
+
+def test_vec_env_wrappers_are_rejected_with_a_hint():
+    with pytest.raises(ValueError, match="normalize_obs=True instead of VecNormalize"):
+        CoSyNE("MlpPolicy", VecNormalize(make_vec_env("CartPole-v1")))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(pop_size=3), "pop_size"),
+        (dict(pop_size=8, parent_fraction=0.5), "parent_fraction"),
+        (dict(mutation_prob=1.5), "mutation_prob"),
+        (dict(mutation_scale=-0.1), "mutation_scale"),
+        (dict(permutation="random"), "permutation"),
+        (dict(n_eval_episodes=0), "n_eval_episodes"),
+        (dict(champion_episodes=-1), "champion_episodes"),
+        (dict(init_scale=float("nan")), "init_scale"),
+    ],
+)
+def test_invalid_hyperparameters_raise_at_construction(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        CoSyNE("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+class StopAfter(BaseCallback):
+    def __init__(self, n_calls: int) -> None:
+        super().__init__()
+        self.limit = n_calls
+
+    def _on_step(self) -> bool:
+        return self.n_calls < self.limit
+
+
+def test_callback_returning_false_stops_at_once_and_keeps_the_last_generation():
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
+    model.learn(2000)
+    population, generation = model.strategy.population.copy(), model.generation
+    champion, steps = model.champion_params(), model.num_timesteps
+    model.learn(100_000, callback=StopAfter(37), reset_num_timesteps=False)
+    assert model.num_timesteps == steps + 37
+    assert model.generation == generation
+    np.testing.assert_array_equal(model.strategy.population, population)
+    np.testing.assert_array_equal(model.champion_params(), champion)
+
+
+def test_learn_stops_within_the_generation_in_progress():
+    model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=8, seed=0, champion_episodes=0)
+    model.learn(1000)
+    # Pendulum episodes last 200 steps: 8 networks = 1600 steps per generation.
+    assert model.num_timesteps == 1600
+    model.learn(1601, reset_num_timesteps=False)
+    assert model.num_timesteps == 1600 + 3200
+
+
+class RecordProgress(BaseCallback):
+    def _on_training_start(self) -> None:
+        self.total = self.locals["total_timesteps"]
+        self.remaining = []
+
+    def _on_rollout_start(self) -> None:
+        self.remaining.append(self.model._current_progress_remaining)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def test_progress_stays_right_when_training_continues():
+    model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=8, seed=0, champion_episodes=0)
+    model.learn(3200)
+    progress = RecordProgress()
+    model.learn(3200, callback=progress, reset_num_timesteps=False, progress_bar=True)
+    assert progress.total == 6400
+    # SB3's convention: progress runs over the cumulative total, here from step 3200 of 6400.
+    assert progress.remaining == [0.5, 0.25]
+    assert model.num_timesteps == 6400
+
+
+def test_logger_records_fitness_evaluations_and_fps(tmp_path):
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(3000)
+    lines = (tmp_path / "progress.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    for key in ["rollout/gen_best", "rollout/gen_mean", "rollout/gen_worst", "train/best_fitness", "train/evaluations",
+                "time/fps", "train/generation", "rollout/ep_rew_mean"]:  # fmt: skip
+        assert key in header
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+    assert len(rows) == model.generation
+    assert int(rows[-1]["train/evaluations"]) == model.num_evaluations
+    assert all(float(r["rollout/gen_best"]) >= float(r["rollout/gen_mean"]) >= float(r["rollout/gen_worst"]) for r in rows)
+
+
+def test_eval_checkpoint_and_stop_callbacks(tmp_path):
+    eval_env = make_vec_env("CartPole-v1", seed=5)
+    stop = StopTrainingOnRewardThreshold(reward_threshold=150, verbose=0)
+    eval_cb = EvalCallback(eval_env, callback_on_new_best=stop, eval_freq=500, n_eval_episodes=3, verbose=0,
+                           best_model_save_path=str(tmp_path / "best"))  # fmt: skip
+    checkpoint = CheckpointCallback(save_freq=2000, save_path=str(tmp_path / "ckpt"), name_prefix="cosyne")
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=16, seed=0)
+    model.learn(200_000, callback=[eval_cb, checkpoint])
+    assert model.num_timesteps < 200_000
+    assert eval_cb.best_mean_reward >= 150
+    assert (tmp_path / "best" / "best_model.zip").exists()
+    checkpoints = sorted((tmp_path / "ckpt").glob("cosyne_*_steps.zip"))
+    assert checkpoints
+    restored = CoSyNE.load(checkpoints[-1])
+    assert restored.num_timesteps > 0
+
+
+def test_evaluate_policy_uses_the_champion():
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=16, seed=2)
+    model.learn(20_000)
+    mean, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=5)
+    assert mean > 100
+    assert model.best_fitness > 100
+
+
+def test_nan_env_never_gives_a_nan_champion():
+    class SometimesNaN(SpaceEnv):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = super().step(action)
+            if float(np.asarray(action).ravel()[0]) > 0.5:
+                reward = np.nan
+            return obs, reward, terminated, truncated, info
+
+    env = SometimesNaN(OBSERVATION_SPACES["box"], ACTION_SPACES["box"])
+    model = CoSyNE("MlpPolicy", env, pop_size=8, seed=0)
+    with pytest.warns(UserWarning, match="non-finite reward"):
+        model.learn(8 * 20 * 4)
+    assert np.isfinite(model.best_fitness)
+    assert np.all(np.isfinite(model.champion_params()))
+
+
+def test_multiple_lanes_give_the_same_training_as_one():
+    single = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3).learn(3000)
+    lanes = CoSyNE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3), pop_size=8, seed=3).learn(3000)
+    np.testing.assert_array_equal(single.strategy.population, lanes.strategy.population)
+    np.testing.assert_array_equal(single.champion_params(), lanes.champion_params())
+    assert single.num_timesteps == lanes.num_timesteps
+
+
+class RecordObsStats(BaseCallback):
+    def _on_training_start(self) -> None:
+        self.snapshots = []
+
+    def _on_rollout_start(self) -> None:
+        self.snapshots.append(self.model.obs_rms.mean.copy())
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def test_normalize_obs_tracks_statistics_and_stores_them_with_the_champion():
+    model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=8, seed=0, normalize_obs=True, champion_episodes=0)
+    record = RecordObsStats()
+    model.learn(200 * 8 * 6, callback=record)
+    assert model.obs_rms.count > 200 * 8 * 5
+    # Pendulum's (cos, sin, velocity): the velocity's spread dwarfs the others'.
+    assert model.obs_rms.var[2] > model.obs_rms.var[0]
+    # The champion keeps the statistics of the generation that crowned it, not the latest ones.
+    mean, std = model.policy.obs_stats()
+    assert any(np.array_equal(mean, snapshot) for snapshot in record.snapshots[1:])
+    assert not np.array_equal(mean, model.obs_rms.mean)
+    assert np.all(std > 0)
+
+
+def test_normalize_obs_needs_box_observations():
+    with pytest.raises(ValueError, match="normalize_obs=True needs a Box"):
+        CoSyNE("MlpPolicy", SpaceEnv(OBSERVATION_SPACES["discrete"], ACTION_SPACES["discrete"]), normalize_obs=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cartpole_is_solved_within_budget(seed):
+    model = CoSyNE("MlpPolicy", "CartPole-v1", seed=seed)
+    model.learn(total_timesteps=100_000, callback=StopAfterSolved())
+    env = make_vec_env("CartPole-v1", seed=1000 + seed)
+    mean, _ = evaluate_policy(model, env, n_eval_episodes=10, deterministic=True)
+    assert mean >= 475
+
+
+class StopAfterSolved(BaseCallback):
+    """Stops when the champion's re-tested mean reaches CartPole's maximum."""
+
+    def _on_step(self) -> bool:
+        return self.model.best_fitness < 500
+
+
+def test_dummy_vec_env_of_several_lanes_is_supported():
+    env = DummyVecEnv([lambda: gym.make("CartPole-v1")] * 2)
+    model = CoSyNE("LinearPolicy", env, pop_size=8, seed=0).learn(1000)
+    assert model.policy.net_arch == []
+    assert model.num_timesteps >= 1000
