@@ -281,7 +281,6 @@ class CoSyNE(BaseAlgorithm):
                 )
                 if crown:
                     champion_update = (float(challenger.sum()), challenger.size)
-        callback.on_rollout_end()
 
         # Commit the generation.
         if crown:
@@ -307,6 +306,7 @@ class CoSyNE(BaseAlgorithm):
             self.logger.record("rollout/gen_best", float(finite.max()))
             self.logger.record("rollout/gen_mean", float(finite.mean()))
             self.logger.record("rollout/gen_worst", float(finite.min()))
+        callback.on_rollout_end()
         return True
 
     def learn(

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from gymnasium import spaces
+from numba import njit
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
@@ -48,40 +50,41 @@ class _VecLanes:
 
     def __init__(self, env: VecEnv) -> None:
         self.env = env
-        self.last_actions: np.ndarray | None = None
+        self.actions: np.ndarray | None = None
 
     def reset(self, lane: int, seed: int):
         return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
 
-    def step(self, lanes: np.ndarray, actions: np.ndarray):
-        if self.last_actions is None or len(lanes) != self.env.num_envs:
+    def step(
+        self, lanes: np.ndarray, actions: np.ndarray, obs_out: np.ndarray, rewards_out: np.ndarray, dones_out: np.ndarray
+    ):
+        if self.actions is None:
             # Idle lanes must still receive a valid action; their transitions are ignored.
-            if self.last_actions is None:
-                self.last_actions = np.stack([self.env.action_space.sample() for _ in range(self.env.num_envs)])
-            full = self.last_actions.copy()
-            full[lanes] = actions
-        else:
-            full = actions
-        self.last_actions = full
-        obs, rewards, dones, _ = self.env.step(full)
-        return obs[lanes], rewards[lanes], dones[lanes]
+            self.actions = np.repeat(actions[:1], self.env.num_envs, axis=0)
+        self.actions[lanes] = actions
+        obs, rewards, dones, _ = self.env.step(self.actions)
+        obs_out[lanes], rewards_out[lanes], dones_out[lanes] = obs[lanes], rewards[lanes], dones[lanes]
 
 
 class _DummyLanes:
-    """Lanes of a DummyVecEnv, stepped directly so that idle lanes cost nothing."""
+    """Lanes of a DummyVecEnv, stepped directly: idle lanes cost nothing and no infos are copied."""
 
     def __init__(self, env: DummyVecEnv) -> None:
         self.envs = env.envs
+        # Python ints pass gymnasium's Discrete checks much faster than numpy scalars.
+        self.as_list = isinstance(env.action_space, spaces.Discrete)
 
     def reset(self, lane: int, seed: int):
         return self.envs[lane].reset(seed=int(seed))[0]
 
-    def step(self, lanes: np.ndarray, actions: np.ndarray):
-        results = [self.envs[lane].step(action) for lane, action in zip(lanes, actions, strict=True)]
-        obs = np.stack([r[0] for r in results])
-        rewards = np.array([r[1] for r in results], dtype=np.float64)
-        dones = np.array([r[2] or r[3] for r in results])
-        return obs, rewards, dones
+    def step(
+        self, lanes: np.ndarray, actions: np.ndarray, obs_out: np.ndarray, rewards_out: np.ndarray, dones_out: np.ndarray
+    ):
+        for lane, action in zip(lanes.tolist(), actions.tolist() if self.as_list else actions, strict=True):
+            obs, reward, terminated, truncated, _ = self.envs[lane].step(action)
+            obs_out[lane] = obs
+            rewards_out[lane] = reward
+            dones_out[lane] = terminated or truncated
 
 
 def _make_lanes(env: VecEnv):
@@ -121,17 +124,20 @@ def evaluate_networks(
 
     returns = np.zeros((n_networks, n_episodes))
     lengths = np.zeros((n_networks, n_episodes), dtype=np.int64)
-    lane_job = np.full(n_lanes, -1, dtype=np.int64)
-    lane_params = np.zeros((n_lanes, params.shape[1]))
-    obs_buf = np.zeros((n_lanes, *env.observation_space.shape), dtype=env.observation_space.dtype)
+    lane_job = np.full(env.num_envs, -1, dtype=np.int64)
+    lane_params = np.zeros((env.num_envs, params.shape[1]))
+    obs_buf = np.zeros((env.num_envs, *env.observation_space.shape), dtype=env.observation_space.dtype)
+    rewards = np.zeros(env.num_envs)
+    dones = np.zeros(env.num_envs, dtype=bool)
     in_dim = int(policy.layer_sizes[0])
     obs_count, obs_sum, obs_sq_sum = 0, np.zeros(in_dim), np.zeros(in_dim)
     next_job = 0
 
-    def call_env(lane: int, job: int, fn, *args):
+    def call_env(lane: int, fn, *args):
         try:
             return fn(*args)
         except Exception as error:
+            job = int(lane_job[lane])
             raise EnvStepError(
                 f"the env of lane {lane} raised {type(error).__name__}: {error} while evaluating network "
                 f"{job // n_episodes} (episode {job % n_episodes}); the population is left as it was"
@@ -146,37 +152,74 @@ def evaluate_networks(
         next_job += 1
         lane_job[lane] = job
         lane_params[lane] = params[job // n_episodes]
-        obs_buf[lane] = call_env(lane, job, lanes.reset, lane, seeds[job // n_episodes, job % n_episodes])
+        obs_buf[lane] = call_env(lane, lanes.reset, lane, seeds[job // n_episodes, job % n_episodes])
 
     for lane in range(n_lanes):
         start(lane)
-    while True:
-        active = np.flatnonzero(lane_job >= 0)
-        if active.size == 0:
-            break
-        inputs = preprocess_obs(obs_buf[active], env.observation_space)
+    active = np.arange(n_lanes)
+    while active.size:
+        # Lanes are all busy most of the time: index only when some are idle.
+        every_lane = active.size == env.num_envs
+        obs = obs_buf if every_lane else obs_buf[active]
+        inputs = preprocess_obs(obs, env.observation_space)
         if mean is not None:
             obs_count += active.size
             obs_sum += inputs.sum(axis=0)
             obs_sq_sum += np.square(inputs).sum(axis=0)
             inputs = normalize(inputs, mean, std)
-        actions = outputs_to_actions(policy.batched_outputs(lane_params[active], inputs), env.action_space)
-        obs, rewards, dones = call_env(int(active[0]), int(lane_job[active[0]]), lanes.step, active, actions)
-        for k, lane in enumerate(active):
-            job = lane_job[lane]
-            net, episode = divmod(int(job), n_episodes)
-            lengths[net, episode] += 1
-            if not (np.isfinite(rewards[k]) and np.all(np.isfinite(obs[k]))):
-                returns[net, episode] = np.nan
-                if on_invalid is not None:
-                    on_invalid(net, int(lengths[net, episode]), "reward" if not np.isfinite(rewards[k]) else "observation")
-                start(lane)
-                continue
-            returns[net, episode] += rewards[k]
-            if dones[k]:
-                start(lane)
-            else:
-                obs_buf[lane] = obs[k]
+        outputs = policy.batched_outputs(lane_params if every_lane else lane_params[active], inputs)
+        call_env(int(active[0]), lanes.step, active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
+        invalid = record_step(
+            active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths
+        )
+        if invalid.any() and on_invalid is not None:
+            for lane in active[invalid]:
+                net, episode = divmod(int(lane_job[lane]), n_episodes)
+                on_invalid(net, int(lengths[net, episode]), "reward" if not np.isfinite(rewards[lane]) else "observation")
         if on_step is not None and not on_step(int(active.size)):
             return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum, aborted=True)
+        if dones[active].any() or invalid.any():
+            for lane in active[dones[active] | invalid]:
+                start(int(lane))
+            active = np.flatnonzero(lane_job >= 0)
     return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum)
+
+
+@njit(cache=True)
+def record_step(
+    active: np.ndarray,
+    lane_job: np.ndarray,
+    n_episodes: int,
+    rewards: np.ndarray,
+    obs: np.ndarray,
+    dones: np.ndarray,
+    returns: np.ndarray,
+    lengths: np.ndarray,
+) -> np.ndarray:
+    """
+    Add one step of every busy lane to its episode's return and length, in place.
+
+    :param active: indices of the busy lanes
+    :param lane_job: episode (``network * n_episodes + episode``) each lane runs
+    :param n_episodes: episodes per network
+    :param rewards: reward of each lane, shape ``(lanes,)``
+    :param obs: new observation of each lane, flattened, shape ``(lanes, d)``
+    :param dones: whether each lane's episode ended
+    :param returns: episode returns, updated in place; set to NaN on a non-finite reward or observation
+    :param lengths: episode lengths, updated in place
+    :return: for each busy lane, whether its reward or observation was non-finite (its episode then ends)
+    """
+    invalid = np.zeros(active.shape[0], dtype=np.bool_)
+    for k in range(active.shape[0]):
+        lane = active[k]
+        net, episode = lane_job[lane] // n_episodes, lane_job[lane] % n_episodes
+        lengths[net, episode] += 1
+        finite = np.isfinite(rewards[lane])
+        for i in range(obs.shape[1]):
+            finite = finite and np.isfinite(obs[lane, i])
+        if finite:
+            returns[net, episode] += rewards[lane]
+        else:
+            returns[net, episode] = np.nan
+            invalid[k] = True
+    return invalid

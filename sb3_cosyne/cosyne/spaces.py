@@ -124,7 +124,8 @@ def outputs_to_actions(outputs: np.ndarray, action_space: spaces.Space) -> np.nd
         actions = np.clip(low + 0.5 * (squashed + 1.0) * (high - low), low, high)
         return actions.reshape(batch, *action_space.shape).astype(action_space.dtype)
     if isinstance(action_space, spaces.Discrete):
-        return (np.argmax(outputs, axis=1) + int(action_space.start)).astype(action_space.dtype)
+        actions = outputs.argmax(axis=1)
+        return actions + int(action_space.start) if action_space.start else actions
     if isinstance(action_space, spaces.MultiDiscrete):
         nvec = action_space.nvec.ravel()
         bounds = np.concatenate(([0], np.cumsum(nvec)))
