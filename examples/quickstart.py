@@ -1,6 +1,6 @@
 """Train CoSyNE on CartPole-v1, evaluate it, save it and load it back.
 
-    python examples/quickstart.py [--env CartPole-v1] [--steps 100000] [--seed 0]
+python examples/quickstart.py [--env CartPole-v1] [--steps 100000] [--seed 0]
 """
 
 import argparse
