@@ -239,3 +239,53 @@ def test_dummy_vec_env_of_several_lanes_is_supported():
     model = CoSyNE("LinearPolicy", env, pop_size=8, seed=0).learn(1000)
     assert model.policy.net_arch == []
     assert model.num_timesteps >= 1000
+
+
+class LuckyEnv(gym.Env):
+    """One-step episodes whose reward ignores the action: 100 on one reset seed in ten, else 0."""
+
+    observation_space = gym.spaces.Box(-1, 1, shape=(1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.lucky = self.np_random.random() < 0.1
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), 100.0 if self.lucky else 0.0, True, False, {}
+
+
+def test_a_lucky_episode_does_not_crown_a_champion():
+    kwargs = dict(pop_size=20, seed=0, shared_starts=False)
+    naive = CoSyNE("MlpPolicy", LuckyEnv(), champion_episodes=0, **kwargs).learn(20 * 10)
+    assert naive.best_fitness == 100.0
+    paired = CoSyNE("MlpPolicy", LuckyEnv(), champion_episodes=10, **kwargs).learn(20 * 30)
+    # Every network's true mean is 10: the paired re-tests keep the champion's score near it.
+    assert paired.best_fitness < 40.0
+
+
+class RaiseAt(BaseCallback):
+    def __init__(self, n_calls: int) -> None:
+        super().__init__()
+        self.limit = n_calls
+
+    def _on_step(self) -> bool:
+        if self.n_calls == self.limit:
+            raise KeyboardInterrupt
+        return True
+
+
+def test_an_interrupted_generation_leaves_the_model_resumable(tmp_path):
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4).learn(1500)
+    reference = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4).learn(1500)
+    population, steps = model.strategy.population.copy(), model.num_timesteps
+    with pytest.raises(KeyboardInterrupt):
+        model.learn(10_000, callback=RaiseAt(50), reset_num_timesteps=False)
+    np.testing.assert_array_equal(model.strategy.population, population)
+    assert model.num_timesteps == steps + 50
+    model.save(tmp_path / "interrupted")
+    resumed = CoSyNE.load(tmp_path / "interrupted").learn(1500, reset_num_timesteps=True)
+    reference.learn(1500, reset_num_timesteps=True)
+    np.testing.assert_array_equal(resumed.strategy.population, reference.strategy.population)
+    np.testing.assert_array_equal(resumed.champion_params(), reference.champion_params())

@@ -175,8 +175,23 @@ class CoSyNE(BaseAlgorithm):
                 rng=np.random.default_rng(self.seed),
             )
             if self.normalize_obs:
-                self.obs_rms = RunningMeanStd(shape=(int(self.policy.layer_sizes[0]),))
+                self.obs_rms = self._bounds_prior(self.observation_space)
             self.policy.set_flat_params(self.strategy.population[:, 0])
+
+    @staticmethod
+    def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
+        """
+        Observation statistics before any data: the centre and half-width of the space's finite bounds
+        (0 and 1 where unbounded), so that the first generation already sees inputs of comparable
+        scale. Their weight is negligible: the first generation's statistics replace them.
+        """
+        low = observation_space.low.reshape(-1).astype(np.float64)
+        high = observation_space.high.reshape(-1).astype(np.float64)
+        bounded = np.isfinite(low) & np.isfinite(high) & (high > low)
+        rms = RunningMeanStd(shape=low.shape)
+        rms.mean[bounded] = (low[bounded] + high[bounded]) / 2
+        rms.var[bounded] = ((high[bounded] - low[bounded]) / 2) ** 2
+        return rms
 
     @property
     def generation(self) -> int:
