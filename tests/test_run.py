@@ -285,7 +285,7 @@ def test_an_interrupted_generation_leaves_the_model_resumable(tmp_path):
     np.testing.assert_array_equal(model.strategy.population, population)
     assert model.num_timesteps == steps + 50
     model.save(tmp_path / "interrupted")
-    resumed = CoSyNE.load(tmp_path / "interrupted").learn(1500, reset_num_timesteps=True)
+    resumed = CoSyNE.load(tmp_path / "interrupted", env=gym.make("CartPole-v1")).learn(1500, reset_num_timesteps=True)
     reference.learn(1500, reset_num_timesteps=True)
     np.testing.assert_array_equal(resumed.strategy.population, reference.strategy.population)
     np.testing.assert_array_equal(resumed.champion_params(), reference.champion_params())
