@@ -18,6 +18,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.spaces import normalize, outputs_to_actions, preprocess_obs
 
+_DONE, _INVALID = 1, 2
+
 
 class EnvStepError(RuntimeError):
     """An env raised while a network was being evaluated; the message names the network and the lane."""
@@ -169,18 +171,15 @@ def evaluate_networks(
             inputs = normalize(inputs, mean, std)
         outputs = policy.batched_outputs(lane_params if every_lane else lane_params[active], inputs)
         call_env(int(active[0]), lanes.step, active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
-        invalid = record_step(
-            active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths
-        )
-        if invalid.any() and on_invalid is not None:
-            for lane in active[invalid]:
-                net, episode = divmod(int(lane_job[lane]), n_episodes)
-                on_invalid(net, int(lengths[net, episode]), "reward" if not np.isfinite(rewards[lane]) else "observation")
+        ended = record_step(active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths)
         if on_step is not None and not on_step(int(active.size)):
             return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum, aborted=True)
-        if dones[active].any() or invalid.any():
-            for lane in active[dones[active] | invalid]:
-                start(int(lane))
+        if ended.any():
+            for lane, how in zip(active[ended > 0].tolist(), ended[ended > 0].tolist(), strict=True):
+                if how == _INVALID and on_invalid is not None:
+                    net, episode = divmod(int(lane_job[lane]), n_episodes)
+                    on_invalid(net, int(lengths[net, episode]), "reward" if not np.isfinite(rewards[lane]) else "observation")
+                start(lane)
             active = np.flatnonzero(lane_job >= 0)
     return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum)
 
@@ -207,9 +206,10 @@ def record_step(
     :param dones: whether each lane's episode ended
     :param returns: episode returns, updated in place; set to NaN on a non-finite reward or observation
     :param lengths: episode lengths, updated in place
-    :return: for each busy lane, whether its reward or observation was non-finite (its episode then ends)
+    :return: for each busy lane, 0 if its episode goes on, ``_DONE`` if it ended, ``_INVALID`` if its reward or
+        observation was non-finite (which ends it too)
     """
-    invalid = np.zeros(active.shape[0], dtype=np.bool_)
+    ended = np.zeros(active.shape[0], dtype=np.int8)
     for k in range(active.shape[0]):
         lane = active[k]
         net, episode = lane_job[lane] // n_episodes, lane_job[lane] % n_episodes
@@ -219,7 +219,9 @@ def record_step(
             finite = finite and np.isfinite(obs[lane, i])
         if finite:
             returns[net, episode] += rewards[lane]
+            if dones[lane]:
+                ended[k] = _DONE
         else:
             returns[net, episode] = np.nan
-            invalid[k] = True
-    return invalid
+            ended[k] = _INVALID
+    return ended
