@@ -249,6 +249,36 @@ class CoSyNE(BaseAlgorithm):
             return None
         return challenger.returns[0], champion.returns[0]
 
+    def _contest(
+        self, candidate: np.ndarray, fitness: float, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
+    ) -> tuple[bool, tuple[float, int], int] | None:
+        """
+        Decide whether the generation's best network replaces the champion.
+
+        :param candidate: the generation's best network
+        :param fitness: its fitness this generation
+        :return: whether it is crowned, the champion's new (return sum, episode count), and the number of
+            re-test episodes run; None when a callback stopped training
+        """
+        keep = (self._champion_return_sum, self._champion_episode_count)
+        if not np.isfinite(fitness):
+            return False, keep, 0
+        if self.champion_episodes == 0:
+            return (True, (fitness, 1), 0) if fitness > self.best_fitness else (False, keep, 0)
+        # ">=": a champion at the best score a network can get must keep facing re-tests, or it is never dethroned.
+        if fitness < self.best_fitness:
+            return False, keep, 0
+        retest = self._retest(candidate, rng, obs_stats, callback)
+        if retest is None:
+            return None
+        challenger, champion = retest
+        n_retests = challenger.size + champion.size
+        # A champion that breaks the env is dethroned by any finite challenger.
+        keep = (keep[0] + float(champion.sum()), keep[1] + champion.size) if np.all(np.isfinite(champion)) else (0.0, 0)
+        if np.all(np.isfinite(challenger)) and (keep[1] == 0 or challenger.mean() > keep[0] / keep[1]):
+            return True, (float(challenger.sum()), challenger.size), n_retests
+        return False, keep, n_retests
+
     def _run_generation(self, callback: BaseCallback) -> bool:
         """
         One generation of Algorithm 2. Nothing about the population, the champion or the random generator
@@ -273,29 +303,11 @@ class CoSyNE(BaseAlgorithm):
         n_episodes = result.returns.size
 
         best = int(np.argmax(sanitize_fitness(fitness)))
-        crown, champion_update = False, (self._champion_return_sum, self._champion_episode_count)
-        if np.isfinite(fitness[best]) and fitness[best] > self.best_fitness:
-            if self.champion_episodes == 0:
-                crown, champion_update = True, (float(fitness[best]), 1)
-            else:
-                retest = self._retest(candidates[best], rng, obs_stats, callback)
-                if retest is None:
-                    return False
-                challenger, champion = retest
-                n_episodes += challenger.size + champion.size
-                if np.all(np.isfinite(champion)):
-                    champion_update = (
-                        self._champion_return_sum + champion.sum(),
-                        self._champion_episode_count + champion.size,
-                    )
-                else:
-                    # A champion that breaks the env is dethroned by any finite challenger.
-                    champion_update = (0.0, 0)
-                crown = bool(np.all(np.isfinite(challenger))) and (
-                    champion_update[1] == 0 or challenger.mean() > champion_update[0] / champion_update[1]
-                )
-                if crown:
-                    champion_update = (float(challenger.sum()), challenger.size)
+        contest = self._contest(candidates[best], float(fitness[best]), rng, obs_stats, callback)
+        if contest is None:
+            return False
+        crown, champion_update, n_retests = contest
+        n_episodes += n_retests
 
         # Commit the generation.
         if crown:
