@@ -59,8 +59,6 @@ BUDGETS: dict[str, int] = {
     "Pendulum-v1": 2_000_000,
     "LunarLander-v3": 5_000_000,
 }
-# Per-env keyword arguments for CoSyNE; "policy" overrides "MlpPolicy", everything else goes to the constructor.
-COSYNE_HYPERPARAMS: dict[str, dict[str, Any]] = {}
 # Hidden layer sizes of the CMA-ES network, meant to match CoSyNE's default policy.
 CMA_NET_ARCH: list[int] = [8]
 CMA_SIGMA0 = 0.5
@@ -326,16 +324,19 @@ def build_zoo_model(algo: str, env_id: str, seed: int) -> BaseAlgorithm:
 
 def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     """
-    CoSyNE with ``COSYNE_HYPERPARAMS``.
+    CoSyNE with its tuned hyperparameters from ``sb3_cosyne/hyperparams/cosyne.yml`` (defaults where the env has none).
 
     :param env_id: gymnasium id
     :param seed: run seed
     :return: the model
     """
     from sb3_cosyne import CoSyNE
+    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
 
-    kwargs = dict(COSYNE_HYPERPARAMS.get(env_id, {}))
-    policy = kwargs.pop("policy", "MlpPolicy")
+    try:
+        policy, kwargs = model_kwargs(load_hyperparams(env_id))
+    except KeyError:
+        policy, kwargs = "MlpPolicy", {}
     return CoSyNE(policy, env_id, seed=seed, verbose=0, **kwargs)
 
 

@@ -1,0 +1,41 @@
+"""The tuned hyperparameter file: every entry builds a model, unknown keys are named."""
+
+import gymnasium as gym
+import pytest
+import yaml
+
+from sb3_cosyne import CoSyNE
+from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs
+
+ENTRIES = sorted(yaml.safe_load(DEFAULT_PATH.read_text()))
+
+
+@pytest.mark.parametrize("env_id", ENTRIES)
+def test_every_entry_builds_a_model(env_id):
+    policy, kwargs = model_kwargs(load_hyperparams(env_id))
+    model = CoSyNE(policy, gym.make(env_id), seed=0, **kwargs)
+    for key, value in kwargs.items():
+        if key != "policy_kwargs":
+            assert getattr(model, key) == value
+    assert load_hyperparams(env_id)["n_timesteps"] > 0
+
+
+def test_policy_kwargs_strings_are_evaluated_like_the_zoo(tmp_path):
+    path = tmp_path / "custom.yml"
+    path.write_text("CartPole-v1:\n  n_timesteps: 1000\n  policy_kwargs: 'dict(net_arch=[3], activation_fn=nn.ReLU)'\n")
+    policy, kwargs = model_kwargs(load_hyperparams("CartPole-v1", path))
+    model = CoSyNE(policy, "CartPole-v1", **kwargs)
+    assert model.policy.net_arch == [3]
+    assert model.policy.activation_fn.__name__ == "ReLU"
+
+
+def test_mistyped_key_is_named_with_a_suggestion(tmp_path):
+    path = tmp_path / "typo.yml"
+    path.write_text("CartPole-v1:\n  n_timesteps: 1000\n  pop_sise: 12\n")
+    with pytest.raises(ValueError, match=r"unknown hyperparameter 'pop_sise' .*did you mean 'pop_size'"):
+        load_hyperparams("CartPole-v1", path)
+
+
+def test_missing_env_lists_the_available_ones():
+    with pytest.raises(KeyError, match="no hyperparameters for 'Nope-v0'.*CartPole-v1"):
+        load_hyperparams("Nope-v0")
