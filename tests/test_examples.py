@@ -29,3 +29,12 @@ def test_moons_classifier_quick_run_learns_a_nonlinear_boundary(permutation, cap
 def test_moons_classifier_full_run_reaches_95_percent():
     # Measured over seeds 0-19: the default 300 generations reach 1.0 every time; 80 generations already give >= 0.96.
     assert moons_main() >= 0.95
+
+
+def test_quickstart_solves_cartpole_and_reloads(tmp_path, capsys):
+    namespace = runpy.run_path(str(EXAMPLES / "quickstart.py"), run_name="quickstart")
+    mean = namespace["main"]("CartPole-v1", 30_000, 0, str(tmp_path / "cosyne_cartpole"))
+    assert mean >= 475
+    assert (tmp_path / "cosyne_cartpole.zip").exists()
+    output = capsys.readouterr().out
+    assert f"reloaded from {tmp_path / 'cosyne_cartpole'}.zip: evaluation {mean:.1f}" in output
