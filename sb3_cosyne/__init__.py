@@ -6,3 +6,4 @@ from sb3_cosyne.cosyne import CoSyNE, CoSyNELinearPolicy, CoSyNEPolicy, LinearPo
 __version__ = "0.1.0"
 
 __all__ = ["CoSyNE", "CoSyNELinearPolicy", "CoSyNEPolicy", "CoSyNEStrategy", "LinearPolicy", "MlpPolicy", "__version__"]
+import sb3_cosyne.envs  # noqa: E402, F401  (registers the pole-balancing envs)

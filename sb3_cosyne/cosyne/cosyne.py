@@ -1,6 +1,8 @@
 """CoSyNE as a Stable-Baselines3 algorithm."""
 
 import copy
+import json
+import pickle
 import sys
 import time
 import warnings
@@ -108,6 +110,9 @@ class CoSyNE(BaseAlgorithm):
         check_hyperparameters(pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale)
         self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
+        for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool, got {value!r}")
         if env is not None:
             # Check the spaces before SB3 does, so the error names the space and what is supported.
             env = maybe_make_env(env, verbose)
@@ -147,6 +152,8 @@ class CoSyNE(BaseAlgorithm):
         self.best_fitness = -np.inf
         self._champion_return_sum = 0.0
         self._champion_episode_count = 0
+        #: num_timesteps when the last generation completed (what a save records)
+        self._committed_timesteps = 0
         self._warned_invalid = False
         if _init_setup_model:
             self._setup_model()
@@ -159,9 +166,17 @@ class CoSyNE(BaseAlgorithm):
                 "cannot be loaded as CoSyNE"
             )
         self.set_random_seed(self.seed)
-        self.policy = self.policy_class(
-            self.observation_space, self.action_space, normalize_obs=self.normalize_obs, **self.policy_kwargs
-        ).to(self.device)
+        try:
+            self.policy = self.policy_class(
+                self.observation_space, self.action_space, normalize_obs=self.normalize_obs, **self.policy_kwargs
+            ).to(self.device)
+        except TypeError as error:
+            raise ValueError(f"invalid policy_kwargs {self.policy_kwargs}: {error}") from error
+        if self.strategy is not None and self.strategy.population.shape != (self.policy.num_params, self.pop_size):
+            raise ValueError(
+                f"the saved population has shape {self.strategy.population.shape} but the policy needs "
+                f"({self.policy.num_params}, {self.pop_size}): the save file is inconsistent"
+            )
         if self.strategy is None:
             self.strategy = CoSyNEStrategy(
                 self.policy.num_params,
@@ -177,6 +192,38 @@ class CoSyNE(BaseAlgorithm):
             if self.normalize_obs:
                 self.obs_rms = self._bounds_prior(self.observation_space)
             self.policy.set_flat_params(self.strategy.population[:, 0])
+
+    def save(self, path, exclude=None, include=None) -> None:
+        """
+        Save the model in SB3's zip format, population, champion and random generator included.
+
+        A save during a generation (e.g. by ``CheckpointCallback``) records the model as it was when that
+        generation started, step count included, so that loading it and training on repeats the generation
+        exactly as an uninterrupted run did.
+
+        :param path: file to save to (``.zip`` is added if missing)
+        :param exclude: attributes not to save, on top of the default ones
+        :param include: attributes to save that would be excluded by default
+        """
+        live_timesteps = self.num_timesteps
+        self.num_timesteps = self._committed_timesteps
+        try:
+            super().save(path, exclude, include)
+        finally:
+            self.num_timesteps = live_timesteps
+
+    @classmethod
+    def load(cls, path, env=None, device="auto", custom_objects=None, print_system_info=False, force_reset=True, **kwargs):
+        """
+        Load a model saved by :meth:`save`; see ``BaseAlgorithm.load`` for the parameters.
+
+        :raises ValueError: when the file is not a complete CoSyNE save (truncated, corrupt, another algorithm's)
+            or its spaces do not match ``env``'s
+        """
+        try:
+            return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        except (AssertionError, KeyError, EOFError, json.JSONDecodeError, pickle.UnpicklingError, RuntimeError) as error:
+            raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
@@ -323,6 +370,7 @@ class CoSyNE(BaseAlgorithm):
             var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)
             self.obs_rms.update_from_moments(mean, var, result.obs_count)
         self.num_evaluations += n_episodes
+        self._committed_timesteps = self.num_timesteps
         strategy.rng = rng
         strategy.tell(fitness)
         finite = fitness[np.isfinite(fitness)]
@@ -360,6 +408,7 @@ class CoSyNE(BaseAlgorithm):
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
+        self._committed_timesteps = self.num_timesteps
         callback.on_training_start(locals(), globals())
         try:
             while self.num_timesteps < total_timesteps:

@@ -1,0 +1,152 @@
+"""Cart-pole physics of the CoSyNE paper (Gomez, Schmidhuber & Miikkulainen, JMLR 9, 2008, Appendix A).
+
+Wieland's (1991) equations for N unjointed poles hinged on one cart, integrated with 4th-order Runge-Kutta
+at ``TAU = 0.01`` s, ``STEPS_PER_ACTION = 2`` integration steps per action, as in Gomez's ``CartPole.cpp``::
+
+    ẍ   = (F − μc·sgn(ẋ) + Σ_i F̃_i) / (M + Σ_i m̃_i)
+    θ̈_i = −(3 / (4 l_i)) · (ẍ cos θ_i + g sin θ_i + μp θ̇_i / (m_i l_i))
+    F̃_i = m_i l_i θ̇_i² sin θ_i + (3/4) m_i cos θ_i (μp θ̇_i / (m_i l_i) + g sin θ_i)
+    m̃_i = m_i (1 − (3/4) cos² θ_i)
+
+with g = −9.8 (the sign convention that makes these equations right), M = 1 kg, μc = 0.0005, μp = 0.000002,
+pole half-lengths 0.5 m and 0.05 m, pole masses 0.1 kg and 0.01 kg. A one-pole state uses only the long pole.
+As in Gomez's code, ``sgn(0) = +1`` (his macro is ``x >= 0 ? 1 : -1``), which matters only at rest.
+
+The state is a float64 vector ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])`` in metres, m/s, radians and rad/s; the number of
+poles is read from its length. Every function is a pure Numba function (state in, new state out), so that a
+compiled rollout loop can call them directly.
+"""
+
+import numpy as np
+from numba import njit
+
+GRAVITY = -9.8
+MASS_CART = 1.0
+#: Half-length (m) and mass (kg) of the long pole, then the short one; a one-pole cart has only the first.
+POLE_HALF_LENGTHS = (0.5, 0.05)
+POLE_MASSES = (0.1, 0.01)
+MU_CART = 0.0005
+MU_POLE = 0.000002
+TAU = 0.01
+STEPS_PER_ACTION = 2
+
+FORCE_MAG = 10.0
+#: The smallest force magnitude (paper: "no less than 1/256 × 10 N"), so zero force cannot rest at an unstable equilibrium.
+MIN_FORCE = 10.0 / 256.0
+
+TRACK_LIMIT = 2.4
+#: Failure angles of Gomez's code: 12° with one pole, 36° with two.
+ONE_POLE_ANGLE_LIMIT = 0.2094384
+TWO_POLE_ANGLE_LIMIT = 0.628329
+
+#: Gomez's degree constant (2π/360 truncated): his start angle is ``4.0156035 * 0.0174532`` rad.
+ONE_DEGREE = 0.0174532
+INITIAL_LONG_POLE_ANGLE = 4.0156035 * ONE_DEGREE
+
+
+@njit(cache=True)
+def force_from_action(action: float) -> float:
+    """
+    Force on the cart (N) for an action in [−1, 1]: ``10·a`` after clipping ``a`` to [−1, 1], with a magnitude
+    of at least ``MIN_FORCE`` keeping the sign (``a = 0`` gives ``+MIN_FORCE``, as Gomez's ``force >= 0``
+    branch does). A NaN action gives ``+FORCE_MAG``, Gomez's guard against huge network weights.
+
+    :param action: the controller's output
+    :return: the force in newtons
+    """
+    if np.isnan(action):
+        return FORCE_MAG
+    force = FORCE_MAG * min(max(action, -1.0), 1.0)
+    if 0.0 <= force < MIN_FORCE:
+        return MIN_FORCE
+    if -MIN_FORCE < force < 0.0:
+        return -MIN_FORCE
+    return force
+
+
+@njit(cache=True)
+def derivatives(state: np.ndarray, force: float) -> np.ndarray:
+    """
+    Time derivative of the state under a constant force: first derivatives copied from the state,
+    second derivatives from Wieland's equations.
+
+    :param state: ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])``
+    :param force: force on the cart (N), already clamped
+    :return: ``(ẋ, ẍ, θ̇1, θ̈1[, θ̇2, θ̈2])``
+    """
+    n_poles = (state.shape[0] - 2) // 2
+    cart_velocity_sign = 1.0 if state[1] >= 0.0 else -1.0
+    numerator = force - MU_CART * cart_velocity_sign
+    denominator = MASS_CART
+    for i in range(n_poles):
+        theta = state[2 + 2 * i]
+        theta_dot = state[3 + 2 * i]
+        mass = POLE_MASSES[i]
+        mass_length = mass * POLE_HALF_LENGTHS[i]
+        cos_theta = np.cos(theta)
+        hinge = MU_POLE * theta_dot / mass_length
+        numerator += mass_length * theta_dot * theta_dot * np.sin(theta) + 0.75 * mass * cos_theta * (
+            hinge + GRAVITY * np.sin(theta)
+        )
+        denominator += mass * (1.0 - 0.75 * cos_theta * cos_theta)
+    x_acc = numerator / denominator
+
+    out = np.empty_like(state)
+    out[0] = state[1]
+    out[1] = x_acc
+    for i in range(n_poles):
+        theta = state[2 + 2 * i]
+        theta_dot = state[3 + 2 * i]
+        hinge = MU_POLE * theta_dot / (POLE_MASSES[i] * POLE_HALF_LENGTHS[i])
+        out[2 + 2 * i] = theta_dot
+        out[3 + 2 * i] = -0.75 * (x_acc * np.cos(theta) + GRAVITY * np.sin(theta) + hinge) / POLE_HALF_LENGTHS[i]
+    return out
+
+
+@njit(cache=True)
+def rk4_step(state: np.ndarray, force: float, tau: float) -> np.ndarray:
+    """
+    One classical Runge-Kutta step (Numerical Recipes' ``rk4``, as in Gomez's code) under a constant force.
+
+    :param state: state at the start of the step
+    :param force: force on the cart (N), already clamped
+    :param tau: step length (s)
+    :return: state at the end of the step
+    """
+    k1 = derivatives(state, force)
+    k2 = derivatives(state + 0.5 * tau * k1, force)
+    k3 = derivatives(state + 0.5 * tau * k2, force)
+    k4 = derivatives(state + tau * k3, force)
+    return state + (tau / 6.0) * (k1 + k4 + 2.0 * (k2 + k3))
+
+
+@njit(cache=True)
+def advance(state: np.ndarray, action: float) -> np.ndarray:
+    """
+    The state one action later: the action's force held for ``STEPS_PER_ACTION`` Runge-Kutta steps of ``TAU``.
+
+    :param state: current state
+    :param action: the controller's output in [−1, 1] (see :func:`force_from_action`)
+    :return: the new state (a new array; ``state`` is not modified)
+    """
+    force = force_from_action(action)
+    for _ in range(STEPS_PER_ACTION):
+        state = rk4_step(state, force, TAU)
+    return state
+
+
+@njit(cache=True)
+def has_failed(state: np.ndarray) -> bool:
+    """
+    Whether the cart left the track (``|x| > 2.4`` m) or a pole passed the failure angle
+    (12° with one pole, 36° with two), the bounds being inside as in Gomez's ``outsideBounds``.
+
+    :param state: current state
+    :return: True on failure
+    """
+    n_poles = (state.shape[0] - 2) // 2
+    limit = ONE_POLE_ANGLE_LIMIT if n_poles == 1 else TWO_POLE_ANGLE_LIMIT
+    failed = abs(state[0]) > TRACK_LIMIT
+    for i in range(n_poles):
+        failed = failed or abs(state[2 + 2 * i]) > limit
+    return failed
