@@ -1,9 +1,27 @@
 """sb3-cosyne: CoSyNE (Cooperative Synapse NeuroEvolution) as a Stable-Baselines3 algorithm."""
 
+import sb3_cosyne.envs  # noqa: F401  (registers the paper's pole-balancing envs with gymnasium)
 from sb3_cosyne.core import CoSyNEStrategy
-from sb3_cosyne.cosyne import CoSyNE, CoSyNELinearPolicy, CoSyNEPolicy, LinearPolicy, MlpPolicy
+from sb3_cosyne.cosyne import (
+    CoSyNE,
+    CoSyNELinearPolicy,
+    CoSyNEPolicy,
+    CoSyNERecurrentPolicy,
+    LinearPolicy,
+    MlpPolicy,
+    RecurrentPolicy,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["CoSyNE", "CoSyNELinearPolicy", "CoSyNEPolicy", "CoSyNEStrategy", "LinearPolicy", "MlpPolicy", "__version__"]
-import sb3_cosyne.envs  # noqa: E402, F401  (registers the pole-balancing envs)
+__all__ = [
+    "CoSyNE",
+    "CoSyNELinearPolicy",
+    "CoSyNEPolicy",
+    "CoSyNERecurrentPolicy",
+    "CoSyNEStrategy",
+    "LinearPolicy",
+    "MlpPolicy",
+    "RecurrentPolicy",
+    "__version__",
+]

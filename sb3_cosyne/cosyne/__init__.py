@@ -1,4 +1,19 @@
 from sb3_cosyne.cosyne.cosyne import CoSyNE
-from sb3_cosyne.cosyne.policies import CoSyNELinearPolicy, CoSyNEPolicy, LinearPolicy, MlpPolicy
+from sb3_cosyne.cosyne.policies import (
+    CoSyNELinearPolicy,
+    CoSyNEPolicy,
+    CoSyNERecurrentPolicy,
+    LinearPolicy,
+    MlpPolicy,
+    RecurrentPolicy,
+)
 
-__all__ = ["CoSyNE", "CoSyNELinearPolicy", "CoSyNEPolicy", "LinearPolicy", "MlpPolicy"]
+__all__ = [
+    "CoSyNE",
+    "CoSyNELinearPolicy",
+    "CoSyNEPolicy",
+    "CoSyNERecurrentPolicy",
+    "LinearPolicy",
+    "MlpPolicy",
+    "RecurrentPolicy",
+]

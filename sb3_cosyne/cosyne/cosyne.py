@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
 from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
@@ -82,6 +82,7 @@ class CoSyNE(BaseAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "LinearPolicy": LinearPolicy,
+        "RecurrentPolicy": RecurrentPolicy,
     }
     policy: CoSyNEPolicy
 

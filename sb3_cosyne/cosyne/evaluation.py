@@ -131,7 +131,8 @@ def evaluate_networks(
     obs_buf = np.zeros((env.num_envs, *env.observation_space.shape), dtype=env.observation_space.dtype)
     rewards = np.zeros(env.num_envs)
     dones = np.zeros(env.num_envs, dtype=bool)
-    in_dim = int(policy.layer_sizes[0])
+    state = policy.initial_state(env.num_envs)
+    in_dim = policy.obs_dim
     obs_count, obs_sum, obs_sq_sum = 0, np.zeros(in_dim), np.zeros(in_dim)
     next_job = 0
 
@@ -154,6 +155,7 @@ def evaluate_networks(
         next_job += 1
         lane_job[lane] = job
         lane_params[lane] = params[job // n_episodes]
+        state[lane] = 0.0
         obs_buf[lane] = call_env(lane, lanes.reset, lane, seeds[job // n_episodes, job % n_episodes])
 
     for lane in range(n_lanes):
@@ -169,7 +171,12 @@ def evaluate_networks(
             obs_sum += inputs.sum(axis=0)
             obs_sq_sum += np.square(inputs).sum(axis=0)
             inputs = normalize(inputs, mean, std)
-        outputs = policy.batched_outputs(lane_params if every_lane else lane_params[active], inputs)
+        if every_lane:
+            outputs = policy.batched_outputs(lane_params, inputs, state)
+        else:
+            lane_state = state[active]
+            outputs = policy.batched_outputs(lane_params[active], inputs, lane_state)
+            state[active] = lane_state
         call_env(int(active[0]), lanes.step, active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
         ended = record_step(active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths)
         if on_step is not None and not on_step(int(active.size)):

@@ -1,5 +1,6 @@
 """Batched Numba forward pass of the policy network: one call computes every lane's outputs, each lane
-with its own parameter vector (a column of the population matrix).
+with its own parameter vector (a column of the population matrix). A recurrent network is the same
+perceptron fed its previous hidden activations beside the observation.
 
 The parameter layout is the paper's chromosome: the network's neurons one after the other, layer by
 layer, each neuron as its incoming weights followed by its bias.
@@ -42,7 +43,12 @@ def _activate(value: float, code: int) -> float:
 
 @njit(cache=True)
 def mlp_forward(
-    params: np.ndarray, inputs: np.ndarray, layer_sizes: np.ndarray, with_bias: bool, activation: int
+    params: np.ndarray,
+    inputs: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    last_hidden: np.ndarray,
 ) -> np.ndarray:
     """
     Outputs of a multilayer perceptron for a batch of lanes, each with its own parameters.
@@ -52,6 +58,8 @@ def mlp_forward(
     :param layer_sizes: units per layer, inputs first and outputs last
     :param with_bias: whether every neuron has a bias after its weights
     :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param last_hidden: shape ``(lanes, layer_sizes[-2])`` to receive the last hidden layer's activations (the
+        state of a recurrent network), or ``(lanes, 0)`` when they are not needed
     :return: outputs, shape ``(lanes, layer_sizes[-1])``
     """
     lanes = params.shape[0]
@@ -76,6 +84,9 @@ def mlp_forward(
             offset += n_out * stride
             for k in range(n_out):
                 h[k] = nxt[k]
+            if layer == n_layers - 2:
+                for k in range(last_hidden.shape[1]):
+                    last_hidden[b, k] = h[k]
         for k in range(layer_sizes[-1]):
             outputs[b, k] = h[k]
     return outputs

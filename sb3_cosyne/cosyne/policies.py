@@ -47,7 +47,12 @@ class CoSyNEPolicy(BasePolicy):
         self.activation_code = activation_code(activation_fn)
         self.with_bias = bool(with_bias)
         self.normalize_obs = bool(normalize_obs)
-        self.layer_sizes = np.array([input_dim(observation_space), *self.net_arch, output_dim(action_space)], dtype=np.int64)
+        #: number of network inputs an observation makes
+        self.obs_dim = input_dim(observation_space)
+        #: units whose activations are fed back as inputs at the next step (0: feed-forward)
+        self.state_dim = self._recurrent_units()
+        inputs = self.obs_dim + self.state_dim
+        self.layer_sizes = np.array([inputs, *self.net_arch, output_dim(action_space)], dtype=np.int64)
 
         layers: list[nn.Module] = []
         for layer, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)):
@@ -55,7 +60,7 @@ class CoSyNEPolicy(BasePolicy):
             if layer < len(self.layer_sizes) - 2:
                 layers.append(activation_fn())
         self.net = nn.Sequential(*layers)
-        obs_shape = (input_dim(observation_space),)
+        obs_shape = (self.obs_dim,)
         # Statistics of the observations the champion was evaluated with: saved and restored with it.
         self.register_buffer("obs_mean", th.zeros(obs_shape, dtype=th.float64))
         self.register_buffer("obs_std", th.ones(obs_shape, dtype=th.float64))
@@ -128,25 +133,59 @@ class CoSyNEPolicy(BasePolicy):
             return None, None
         return self.obs_mean.cpu().numpy(), self.obs_std.cpu().numpy()
 
-    def batched_outputs(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    def _recurrent_units(self) -> int:
+        return 0
+
+    def initial_state(self, n: int) -> np.ndarray:
+        """
+        The network state at the start of an episode.
+
+        :param n: number of lanes
+        :return: zeros of shape ``(n, state_dim)`` (zero columns for a feed-forward network)
+        """
+        return np.zeros((n, self.state_dim))
+
+    def batched_outputs(self, params: np.ndarray, inputs: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
         """
         Network outputs for many lanes at once, each with its own parameters, with the Numba forward.
 
         :param params: one chromosome per lane, shape ``(lanes, num_params)``
-        :param inputs: preprocessed inputs, shape ``(lanes, input_dim)``
+        :param inputs: preprocessed observations, shape ``(lanes, obs_dim)``
+        :param state: each lane's network state (see :meth:`initial_state`), updated in place
         :return: outputs, shape ``(lanes, output_dim)``
         """
-        return mlp_forward(params, inputs, self.layer_sizes, self.with_bias, self.activation_code)
+        if state is None:
+            state = self.initial_state(inputs.shape[0])
+        if self.state_dim:
+            inputs = np.hstack([inputs, state])
+        return mlp_forward(params, inputs, self.layer_sizes, self.with_bias, self.activation_code, state)
+
+    def act(self, observation: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Actions of the torch network for a batch of observations.
+
+        :param observation: observations, shape ``(batch, *observation_space.shape)``
+        :param state: network state of each, shape ``(batch, state_dim)``
+        :return: the actions and the next network state
+        """
+        mean, std = self.obs_stats()
+        inputs = preprocess_obs(observation, self.observation_space, mean, std)
+        x = th.as_tensor(np.hstack([inputs, state]) if self.state_dim else inputs, device=self.device)
+        with th.no_grad():
+            for module in self.net:
+                x = module(x)
+                if isinstance(module, self.activation_fn):
+                    hidden = x
+        next_state = hidden.cpu().numpy() if self.state_dim else state
+        return outputs_to_actions(x.cpu().numpy(), self.action_space), next_state
 
     def forward(self, obs: th.Tensor, deterministic: bool = True) -> th.Tensor:
         return self._predict(obs, deterministic)
 
     def _predict(self, observation: th.Tensor, deterministic: bool = True) -> th.Tensor:
-        mean, std = self.obs_stats()
-        inputs = preprocess_obs(observation.cpu().numpy(), self.observation_space, mean, std)
-        with th.no_grad():
-            outputs = self.net(th.as_tensor(inputs, device=self.device)).cpu().numpy()
-        return th.as_tensor(outputs_to_actions(outputs, self.action_space))
+        observation = observation.cpu().numpy()
+        actions, _ = self.act(observation, self.initial_state(observation.shape[0]))
+        return th.as_tensor(actions)
 
 
 class CoSyNELinearPolicy(CoSyNEPolicy):
@@ -168,5 +207,66 @@ class CoSyNELinearPolicy(CoSyNEPolicy):
         )
 
 
+class CoSyNERecurrentPolicy(CoSyNEPolicy):
+    """
+    Recurrent policy evolved by CoSyNE: one fully recurrent hidden layer (each unit sees the observation and
+    every unit's previous activation) and a linear output layer, as the paper's networks for the tasks
+    without velocities. Each hidden neuron's chromosome segment holds its input weights, its recurrent
+    weights, then its bias.
+
+    ``predict(obs, state, episode_start)`` follows SB3's recurrent convention: pass back the returned state,
+    and ``episode_start`` (True where an episode begins) resets it. See :class:`CoSyNEPolicy` for the parameters;
+    ``net_arch`` is the single recurrent layer, 5 units by default.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        with_bias: bool = True,
+        normalize_obs: bool = False,
+    ) -> None:
+        net_arch = [5] if net_arch is None else net_arch
+        if len(net_arch) != 1:
+            raise ValueError(
+                f"RecurrentPolicy has exactly one recurrent layer: net_arch must have one entry, got {net_arch!r}"
+            )
+        self._units = net_arch[0]
+        super().__init__(observation_space, action_space, net_arch, activation_fn, with_bias, normalize_obs)
+
+    def _recurrent_units(self) -> int:
+        return int(self._units)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: np.ndarray | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Actions for observations, carrying the network state from call to call.
+
+        :param observation: an observation or a batch of them
+        :param state: the state returned by the previous call (None at the start)
+        :param episode_start: True for each observation that begins an episode (its state is reset)
+        :param deterministic: ignored, the policy is deterministic
+        :return: the actions and the next state, shape ``(batch, units)``
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized = self.obs_to_tensor(observation)
+        obs = obs_tensor.cpu().numpy()
+        n = obs.shape[0]
+        state = self.initial_state(n) if state is None else np.array(state, dtype=np.float64).reshape(n, self.state_dim)
+        if episode_start is not None:
+            state[np.asarray(episode_start, dtype=bool).reshape(n)] = 0.0
+        actions, state = self.act(obs, state)
+        actions = actions.reshape((-1, *self.action_space.shape))
+        return (actions if vectorized else actions.squeeze(axis=0)), state
+
+
 MlpPolicy = CoSyNEPolicy
 LinearPolicy = CoSyNELinearPolicy
+RecurrentPolicy = CoSyNERecurrentPolicy
