@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
 from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
 
@@ -70,6 +71,9 @@ class CoSyNE(BaseAlgorithm):
         units, ``1.0`` keeps the first generation out of saturation while still spanning bang-bang controllers
     :param normalize_obs: normalise Box observations by running statistics (frozen within a generation and
         stored with the champion)
+    :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
+        pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
+        VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
     :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
     :param tensorboard_log: directory of the tensorboard logs (None: no tensorboard)
@@ -100,6 +104,7 @@ class CoSyNE(BaseAlgorithm):
         shared_starts: bool = True,
         init_scale: float = 1.0,
         normalize_obs: bool = False,
+        fast_path: bool = True,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -111,7 +116,7 @@ class CoSyNE(BaseAlgorithm):
         check_hyperparameters(pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale)
         self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
-        for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs)):
+        for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
         if env is not None:
@@ -145,6 +150,8 @@ class CoSyNE(BaseAlgorithm):
         self.shared_starts = bool(shared_starts)
         self.init_scale = init_scale
         self.normalize_obs = bool(normalize_obs)
+        self.fast_path = bool(fast_path)
+        self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
         self.obs_rms: RunningMeanStd | None = None
         #: episodes evaluated so far, champion re-tests included
@@ -226,6 +233,9 @@ class CoSyNE(BaseAlgorithm):
         except (AssertionError, KeyError, EOFError, json.JSONDecodeError, pickle.UnpicklingError, RuntimeError) as error:
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_compiled_rollout"]
+
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
         """
@@ -271,7 +281,15 @@ class CoSyNE(BaseAlgorithm):
                     stacklevel=2,
                 )
 
-        result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid)
+        if self._compiled_rollout is not None:
+            result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
+            # The episodes are already over: callbacks see each one as it would have ended.
+            for length in result.lengths.ravel():
+                if not on_step(int(length)):
+                    result.aborted = True
+                    break
+        else:
+            result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid)
         self._update_info_buffer(
             [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
         )
@@ -410,6 +428,7 @@ class CoSyNE(BaseAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         self._committed_timesteps = self.num_timesteps
+        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path else None
         callback.on_training_start(locals(), globals())
         try:
             while self.num_timesteps < total_timesteps:

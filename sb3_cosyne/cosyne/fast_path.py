@@ -1,0 +1,93 @@
+"""The compiled fast path: envs whose whole episodes CoSyNE can run in one Numba loop.
+
+An env qualifies when every lane of a ``DummyVecEnv`` is one of these envs wrapped only by the standard
+wrappers that change nothing but bookkeeping (SB3's ``Monitor``, gymnasium's ``TimeLimit``,
+``OrderEnforcing``, ``PassiveEnvChecker``). Anything else runs on the lanes of the VecEnv.
+"""
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from sb3_cosyne.cosyne.evaluation import EvaluationResult
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.envs.cartpole import CartPoleEnv, _observation_layout
+from sb3_cosyne.envs.rollout import pole_rollouts
+
+STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
+
+#: evaluates ``params`` (one row per network) from ``seeds`` (networks × episodes) with observation statistics
+CompiledRollout = Callable[[CoSyNEPolicy, np.ndarray, np.ndarray, tuple], EvaluationResult]
+
+
+def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
+    """
+    Peel off the standard wrappers.
+
+    :param env: a (wrapped) gymnasium env
+    :return: the env below them, or None if another wrapper stands in the way, and the time limit if any
+    """
+    max_steps = None
+    while isinstance(env, gym.Wrapper):
+        if not isinstance(env, STANDARD_WRAPPERS):
+            return None, None
+        if isinstance(env, TimeLimit):
+            max_steps = env._max_episode_steps if max_steps is None else min(max_steps, env._max_episode_steps)
+        env = env.env
+    return env, max_steps
+
+
+def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
+    obs_index, obs_scale = _observation_layout(env.n_poles, env.markov)
+    start = env._initial_state.copy()
+    damping_steps = env.damping_steps if env.fitness == "damping" else 0
+    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+
+    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+        n_networks, n_episodes = seeds.shape
+        mean, std = obs_stats
+        normalize = mean is not None
+        returns, lengths, count, obs_sum, obs_sq_sum = pole_rollouts(
+            np.ascontiguousarray(np.repeat(params, n_episodes, axis=0), dtype=np.float64),
+            policy.layer_sizes,
+            policy.with_bias,
+            policy.activation_code,
+            policy.state_dim,
+            start,
+            obs_index,
+            obs_scale,
+            mean if normalize else np.zeros(len(obs_index)),
+            std if normalize else np.ones(len(obs_index)),
+            normalize,
+            limit,
+            damping_steps,
+        )
+        shape = (n_networks, n_episodes)
+        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+
+    return rollout
+
+
+def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
+    """
+    The compiled rollout for a training env, if it has one.
+
+    :param env: the training VecEnv
+    :return: a function evaluating networks in one compiled loop, or None when the env must run on its lanes
+    """
+    if not isinstance(env, DummyVecEnv):
+        return None
+    unwrapped = [unwrap_standard(lane) for lane in env.envs]
+    base, max_steps = unwrapped[0]
+    if isinstance(base, CartPoleEnv) and all(
+        isinstance(other, CartPoleEnv)
+        and (other.n_poles, other.markov, other.fitness, other.damping_steps, limit)
+        == (base.n_poles, base.markov, base.fitness, base.damping_steps, max_steps)
+        for other, limit in unwrapped
+    ):
+        return _pole_rollout(base, max_steps)
+    return None

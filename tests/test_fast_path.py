@@ -1,0 +1,84 @@
+"""The compiled fast path: used only where it applies, and identical to the VecEnv path."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_cosyne import CoSyNE, MlpPolicy, RecurrentPolicy
+from sb3_cosyne.cosyne.evaluation import evaluate_networks
+from sb3_cosyne.cosyne.fast_path import compiled_rollout
+
+TASKS = [
+    ("sb3_cosyne/SinglePole-v0", MlpPolicy, {}),
+    ("sb3_cosyne/SinglePoleNoVel-v0", RecurrentPolicy, {}),
+    ("sb3_cosyne/DoublePole-v0", MlpPolicy, {}),
+    ("sb3_cosyne/DoublePoleNoVel-v0", RecurrentPolicy, {}),
+    ("sb3_cosyne/DoublePoleNoVel-v0", RecurrentPolicy, {"fitness": "damping"}),
+]
+
+
+@pytest.mark.parametrize("env_id, policy_class, kwargs", TASKS)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_compiled_returns_equal_the_vec_env_path(env_id, policy_class, kwargs, normalize):
+    env = make_vec_env(env_id, n_envs=2, env_kwargs=dict(max_episode_steps=1500, **kwargs))
+    policy = policy_class(env.observation_space, env.action_space, net_arch=[3])
+    params = np.random.default_rng(0).uniform(-1, 1, size=(12, policy.num_params))
+    seeds = np.zeros((12, 2), dtype=np.int64)
+    stats = (
+        (np.array([0.1, -0.2, 0.3, 0.0, 0.1, 0.2])[: policy.obs_dim], np.full(policy.obs_dim, 0.5))
+        if normalize
+        else (None, None)
+    )
+    fast = compiled_rollout(env)(policy, params, seeds, stats)
+    slow = evaluate_networks(env, policy, params, seeds, stats)
+    np.testing.assert_array_equal(fast.returns, slow.returns)
+    np.testing.assert_array_equal(fast.lengths, slow.lengths)
+    assert fast.obs_count == slow.obs_count
+    np.testing.assert_allclose(fast.obs_sum, slow.obs_sum, rtol=1e-12)
+    assert len(set(fast.returns[:, 0])) > 1
+
+
+@pytest.mark.parametrize(
+    "env_id, policy, kwargs", [(t[0], t[1].__name__.replace("CoSyNE", "").replace("Policy", ""), t[2]) for t in TASKS]
+)
+def test_training_is_identical_with_and_without_the_fast_path(env_id, policy, kwargs):
+    name = {"": "MlpPolicy", "Recurrent": "RecurrentPolicy"}[policy]
+    runs = []
+    for fast_path in (True, False):
+        env = gym.make(env_id, max_episode_steps=1000, **kwargs)
+        model = CoSyNE(name, env, pop_size=8, seed=1, champion_episodes=1, init_scale=3.0, fast_path=fast_path,
+                       policy_kwargs=dict(net_arch=[2]))  # fmt: skip
+        model.learn(8 * 1000 * 3)
+        assert (model._compiled_rollout is not None) == fast_path
+        runs.append(model)
+    np.testing.assert_array_equal(runs[0].strategy.population, runs[1].strategy.population)
+    np.testing.assert_array_equal(runs[0].champion_params(), runs[1].champion_params())
+    assert (runs[0].num_timesteps, runs[0].best_fitness) == (runs[1].num_timesteps, runs[1].best_fitness)
+
+
+class Shift(gym.ObservationWrapper):
+    def observation(self, observation):
+        return observation + 1.0
+
+
+def test_fast_path_only_for_known_envs_behind_standard_wrappers():
+    assert compiled_rollout(make_vec_env("sb3_cosyne/DoublePole-v0")) is not None
+    assert compiled_rollout(make_vec_env("CartPole-v1")) is None
+    assert compiled_rollout(DummyVecEnv([lambda: Shift(gym.make("sb3_cosyne/DoublePole-v0"))])) is None
+    mixed = DummyVecEnv([lambda: gym.make("sb3_cosyne/DoublePole-v0"), lambda: gym.make("sb3_cosyne/SinglePole-v0")])
+    assert compiled_rollout(mixed) is None
+
+
+def test_callbacks_see_every_episode_and_can_stop_the_fast_path():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopAfterEpisodes(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.n_calls < 5
+
+    model = CoSyNE("MlpPolicy", "sb3_cosyne/SinglePole-v0", pop_size=8, seed=0)
+    model.learn(100_000, callback=StopAfterEpisodes())
+    assert model.generation == 0
+    assert model.num_timesteps > 0
