@@ -57,7 +57,7 @@ def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
             policy.with_bias,
             policy.activation_code,
             policy.state_dim,
-            start,
+            np.repeat(start[None], n_networks * n_episodes, axis=0),
             obs_index,
             obs_scale,
             mean if normalize else np.zeros(len(obs_index)),

@@ -21,7 +21,7 @@ def pole_rollouts(
     with_bias: bool,
     activation: int,
     state_dim: int,
-    start: np.ndarray,
+    starts: np.ndarray,
     obs_index: np.ndarray,
     obs_scale: np.ndarray,
     obs_mean: np.ndarray,
@@ -38,7 +38,7 @@ def pole_rollouts(
     :param with_bias: whether neurons have biases
     :param activation: the hidden activation's code
     :param state_dim: recurrent units (0 for a feed-forward network)
-    :param start: the physical start state
+    :param starts: the physical start state of each network's episode, shape ``(k, 2 + 2 * n_poles)``
     :param obs_index: state indices observed
     :param obs_scale: divisor of each observed value
     :param obs_mean: observation mean for normalisation
@@ -61,7 +61,7 @@ def pole_rollouts(
     jiggle = np.zeros(DAMPING_WINDOW)
     for j in range(k):
         net = params[j : j + 1]
-        state = start.copy()
+        state = starts[j].copy()
         hidden[:] = 0.0
         jiggle[:] = 0.0
         steps, balanced, total = 0, 0, 0.0
