@@ -3,6 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -72,8 +73,6 @@ def test_fast_path_only_for_known_envs_behind_standard_wrappers():
 
 
 def test_callbacks_see_every_episode_and_can_stop_the_fast_path():
-    from stable_baselines3.common.callbacks import BaseCallback
-
     class StopAfterEpisodes(BaseCallback):
         def _on_step(self) -> bool:
             return self.n_calls < 5
@@ -82,3 +81,20 @@ def test_callbacks_see_every_episode_and_can_stop_the_fast_path():
     model.learn(100_000, callback=StopAfterEpisodes())
     assert model.generation == 0
     assert model.num_timesteps > 0
+
+
+def test_compiled_generalization_score_equals_the_generic_test():
+    from sb3_cosyne.envs.generalization import compiled_generalization_score, generalization_test
+
+    env = gym.make("sb3_cosyne/DoublePole-v0", max_episode_steps=1000)
+    model = CoSyNE("MlpPolicy", env, pop_size=30, seed=0, champion_episodes=0, policy_kwargs=dict(net_arch=[3]))
+    model.learn(2_000_000, callback=StopWhenBalanced())
+    assert model.best_fitness == 1000
+    compiled = compiled_generalization_score(model.policy, model.champion_params(), "sb3_cosyne/DoublePole-v0")
+    assert compiled == generalization_test(model.policy, "sb3_cosyne/DoublePole-v0")
+    assert 0 < compiled < 625
+
+
+class StopWhenBalanced(BaseCallback):
+    def _on_step(self) -> bool:
+        return self.model.best_fitness < 1000
