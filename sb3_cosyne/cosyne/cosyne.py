@@ -1,11 +1,14 @@
 """CoSyNE as a Stable-Baselines3 algorithm."""
 
 import copy
+import io
 import json
+import pathlib
 import pickle
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -201,7 +204,12 @@ class CoSyNE(BaseAlgorithm):
                 self.obs_rms = self._bounds_prior(self.observation_space)
             self.policy.set_flat_params(self.strategy.population[:, 0])
 
-    def save(self, path, exclude=None, include=None) -> None:
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> None:
         """
         Save the model in SB3's zip format, population, champion and random generator included.
 
@@ -221,7 +229,16 @@ class CoSyNE(BaseAlgorithm):
             self.num_timesteps = live_timesteps
 
     @classmethod
-    def load(cls, path, env=None, device="auto", custom_objects=None, print_system_info=False, force_reset=True, **kwargs):
+    def load(  # type: ignore[override]
+        cls: type[SelfCoSyNE],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfCoSyNE:
         """
         Load a model saved by :meth:`save`; see ``BaseAlgorithm.load`` for the parameters.
 
