@@ -189,3 +189,24 @@ def test_fuzz_random_valid_settings_train_and_invalid_ones_raise():
     for kwargs in invalid:
         with pytest.raises(ValueError):
             CoSyNE("MlpPolicy", random_space_env(rng), **kwargs)
+
+
+class InfObservationEnv(FailingEnv):
+    """Returns an infinite observation when action 1 is taken at step 4."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if action == 1 and self.t == 4:
+            obs = np.array([np.inf, 0.0], dtype=np.float32)
+        return obs, reward, terminated, truncated, info
+
+
+def test_infinite_observations_give_the_worst_fitness_and_one_warning():
+    model = CoSyNE("MlpPolicy", InfObservationEnv(), pop_size=8, seed=0, shared_starts=False, champion_episodes=2)
+    with pytest.warns(UserWarning, match=r"non-finite observation at step 4 of network \d+") as record:
+        model.learn(8 * 10 * 5)
+    assert sum("non-finite" in str(w.message) for w in record) == 1
+    assert model.generation >= 3
+    assert np.isfinite(model.best_fitness)
+    assert np.all(np.isfinite(model.strategy.fitness) | np.isnan(model.strategy.fitness))
+    assert np.isnan(model.strategy.fitness).any()
