@@ -127,5 +127,13 @@ def test_env_errors_name_the_network_and_lane():
     env = DummyVecEnv([RaisingEnv])
     policy = CoSyNEPolicy(env.observation_space, env.action_space, net_arch=[])
     params = np.zeros((2, policy.num_params))
-    with pytest.raises(EnvStepError, match="lane 0 raised RuntimeError: simulator exploded while evaluating network 0"):
+    with pytest.raises(EnvStepError, match="raised RuntimeError: simulator exploded in lane 0 while evaluating network 0"):
         evaluate_networks(env, policy, params, np.zeros((2, 1), dtype=np.int64))
+
+
+def test_env_errors_name_the_lane_that_raised():
+    env = DummyVecEnv([NaNRewardEnv, NaNRewardEnv, RaisingEnv])
+    policy = CoSyNEPolicy(env.observation_space, env.action_space, net_arch=[])
+    params = np.zeros((5, policy.num_params))
+    with pytest.raises(EnvStepError, match=r"in lane 2 while evaluating network 2 \(episode 0\)"):
+        evaluate_networks(env, policy, params, np.zeros((5, 1), dtype=np.int64))

@@ -92,7 +92,7 @@ def test_env_errors_name_network_and_lane_and_leave_the_model_resumable(tmp_path
     model = CoSyNE("MlpPolicy", env, pop_size=8, seed=2, champion_episodes=0)
     reference = CoSyNE("MlpPolicy", FailingEnv(), pop_size=8, seed=2, champion_episodes=0)
     reference.learn(8 * 10 * 3)
-    with pytest.raises(EnvStepError, match=rf"lane 0 raised {match}.* while evaluating network \d+"):
+    with pytest.raises(EnvStepError, match=rf"raised {match}.* in lane 0 while evaluating network \d+"):
         model.learn(8 * 10 * 6)
     assert model.generation == 3
     np.testing.assert_array_equal(model.strategy.population, reference.strategy.population)

@@ -53,6 +53,8 @@ class _VecLanes:
     def __init__(self, env: VecEnv) -> None:
         self.env = env
         self.actions: np.ndarray | None = None
+        # All lanes step at once: an error cannot be traced to one of them.
+        self.lane: int | None = None
 
     def reset(self, lane: int, seed: int):
         return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
@@ -73,6 +75,8 @@ class _DummyLanes:
 
     def __init__(self, env: DummyVecEnv) -> None:
         self.envs = env.envs
+        #: the lane stepped last, which names the culprit when an env raises
+        self.lane: int | None = None
         # Python ints pass gymnasium's Discrete checks much faster than numpy scalars.
         self.as_list = isinstance(env.action_space, spaces.Discrete)
 
@@ -83,6 +87,7 @@ class _DummyLanes:
         self, lanes: np.ndarray, actions: np.ndarray, obs_out: np.ndarray, rewards_out: np.ndarray, dones_out: np.ndarray
     ):
         for lane, action in zip(lanes.tolist(), actions.tolist() if self.as_list else actions, strict=True):
+            self.lane = lane
             obs, reward, terminated, truncated, _ = self.envs[lane].step(action)
             obs_out[lane] = obs
             rewards_out[lane] = reward
@@ -136,15 +141,14 @@ def evaluate_networks(
     obs_count, obs_sum, obs_sq_sum = 0, np.zeros(in_dim), np.zeros(in_dim)
     next_job = 0
 
-    def call_env(lane: int, fn, *args):
-        try:
-            return fn(*args)
-        except Exception as error:
+    def env_error(error: Exception, lane: int | None) -> EnvStepError:
+        if lane is None:
+            busy = ", ".join(f"{lane} (network {lane_job[lane] // n_episodes})" for lane in np.flatnonzero(lane_job >= 0))
+            where = f"one of the lanes {busy}"
+        else:
             job = int(lane_job[lane])
-            raise EnvStepError(
-                f"the env of lane {lane} raised {type(error).__name__}: {error} while evaluating network "
-                f"{job // n_episodes} (episode {job % n_episodes}); the population is left as it was"
-            ) from error
+            where = f"lane {lane} while evaluating network {job // n_episodes} (episode {job % n_episodes})"
+        return EnvStepError(f"the env raised {type(error).__name__}: {error} in {where}; the population is left as it was")
 
     def start(lane: int) -> None:
         nonlocal next_job
@@ -156,7 +160,10 @@ def evaluate_networks(
         lane_job[lane] = job
         lane_params[lane] = params[job // n_episodes]
         state[lane] = 0.0
-        obs_buf[lane] = call_env(lane, lanes.reset, lane, seeds[job // n_episodes, job % n_episodes])
+        try:
+            obs_buf[lane] = lanes.reset(lane, seeds[job // n_episodes, job % n_episodes])
+        except Exception as error:
+            raise env_error(error, lane) from error
 
     for lane in range(n_lanes):
         start(lane)
@@ -177,7 +184,10 @@ def evaluate_networks(
             lane_state = state[active]
             outputs = policy.batched_outputs(lane_params[active], inputs, lane_state)
             state[active] = lane_state
-        call_env(int(active[0]), lanes.step, active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
+        try:
+            lanes.step(active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
+        except Exception as error:
+            raise env_error(error, lanes.lane) from error
         ended = record_step(active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths)
         if on_step is not None and not on_step(int(active.size)):
             return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum, aborted=True)
