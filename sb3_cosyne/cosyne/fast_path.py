@@ -15,8 +15,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from sb3_cosyne.cosyne.evaluation import EvaluationResult
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.envs.cartpole import CartPoleEnv, _observation_layout
-from sb3_cosyne.envs.rollout import pole_rollouts
+from sb3_cosyne.envs.cartpole import CartPoleEnv
+from sb3_cosyne.envs.rollout import run_pole_rollouts
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
 
@@ -42,31 +42,22 @@ def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
 
 
 def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
-    obs_index, obs_scale = _observation_layout(env.n_poles, env.markov)
     start = env._initial_state.copy()
     damping_steps = env.damping_steps if env.fitness == "damping" else 0
     limit = np.iinfo(np.int64).max if max_steps is None else max_steps
 
     def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
-        n_networks, n_episodes = seeds.shape
-        mean, std = obs_stats
-        normalize = mean is not None
-        returns, lengths, count, obs_sum, obs_sq_sum = pole_rollouts(
-            np.ascontiguousarray(np.repeat(params, n_episodes, axis=0), dtype=np.float64),
-            policy.layer_sizes,
-            policy.with_bias,
-            policy.activation_code,
-            policy.state_dim,
-            np.repeat(start[None], n_networks * n_episodes, axis=0),
-            obs_index,
-            obs_scale,
-            mean if normalize else np.zeros(len(obs_index)),
-            std if normalize else np.ones(len(obs_index)),
-            normalize,
+        # The task is deterministic: the seeds only say how many episodes each network plays.
+        shape = seeds.shape
+        returns, lengths, count, obs_sum, obs_sq_sum = run_pole_rollouts(
+            policy,
+            np.repeat(params, shape[1], axis=0),
+            np.repeat(start[None], seeds.size, axis=0),
+            env.markov,
+            obs_stats,
             limit,
             damping_steps,
         )
-        shape = (n_networks, n_episodes)
         return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
 
     return rollout

@@ -97,27 +97,10 @@ def compiled_generalization_score(
     :param steps: the number of steps to balance
     :return: the number of starts balanced for ``steps`` steps
     """
-    from sb3_cosyne.envs.cartpole import _observation_layout
-    from sb3_cosyne.envs.rollout import pole_rollouts
+    from sb3_cosyne.envs.rollout import run_pole_rollouts
 
     env = gym.make(env_id).unwrapped
-    starts = np.ascontiguousarray(generalization_starts()[:, : 2 + 2 * env.n_poles])
-    obs_index, obs_scale = _observation_layout(env.n_poles, env.markov)
-    mean, std = policy.obs_stats()
-    normalize = mean is not None
-    returns, _, _, _, _ = pole_rollouts(
-        np.repeat(np.asarray(params, dtype=np.float64)[None], len(starts), axis=0),
-        policy.layer_sizes,
-        policy.with_bias,
-        policy.activation_code,
-        policy.state_dim,
-        starts,
-        obs_index,
-        obs_scale,
-        mean if normalize else np.zeros(len(obs_index)),
-        std if normalize else np.ones(len(obs_index)),
-        normalize,
-        steps,
-        0,
-    )
+    starts = generalization_starts()[:, : 2 + 2 * env.n_poles]
+    params = np.repeat(np.asarray(params, dtype=np.float64)[None], len(starts), axis=0)
+    returns = run_pole_rollouts(policy, params, starts, env.markov, policy.obs_stats(), steps)[0]
     return int(np.sum(returns == steps))

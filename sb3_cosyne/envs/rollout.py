@@ -10,7 +10,7 @@ from numba import njit
 
 from sb3_cosyne.cosyne.forward import mlp_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
-from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, damping_fitness, window_sum
+from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
 from sb3_cosyne.envs.physics import advance, has_failed
 
 
@@ -98,3 +98,44 @@ def pole_rollouts(
         returns[j] = total
         lengths[j] = steps
     return returns, lengths, obs_count, obs_sum, obs_sq_sum
+
+
+def run_pole_rollouts(
+    policy,
+    params: np.ndarray,
+    starts: np.ndarray,
+    markov: bool,
+    obs_stats: tuple[np.ndarray | None, np.ndarray | None],
+    max_steps: int,
+    damping_steps: int = 0,
+):
+    """
+    :func:`pole_rollouts` for a CoSyNE policy's architecture: one episode per row of ``params``.
+
+    :param policy: the CoSyNE policy whose architecture the chromosomes fill
+    :param params: one chromosome per episode, shape ``(k, num_params)``
+    :param starts: one physical start state per episode, shape ``(k, 2 + 2 * n_poles)``
+    :param markov: whether the velocities are observed
+    :param obs_stats: observation mean and standard deviation, or ``(None, None)`` without normalisation
+    :param max_steps: the time limit
+    :param damping_steps: 0 for the standard fitness, else the horizon of the damping fitness
+    :return: see :func:`pole_rollouts`
+    """
+    obs_index, obs_scale = _observation_layout((starts.shape[1] - 2) // 2, markov)
+    mean, std = obs_stats
+    normalize = mean is not None
+    return pole_rollouts(
+        np.ascontiguousarray(params, dtype=np.float64),
+        policy.layer_sizes,
+        policy.with_bias,
+        policy.activation_code,
+        policy.state_dim,
+        np.ascontiguousarray(starts, dtype=np.float64),
+        obs_index,
+        obs_scale,
+        mean if normalize else np.zeros(len(obs_index)),
+        std if normalize else np.ones(len(obs_index)),
+        normalize,
+        max_steps,
+        damping_steps,
+    )
