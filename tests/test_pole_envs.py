@@ -408,3 +408,14 @@ def test_generalization_counts_successes(double_gain):
     np.testing.assert_array_equal(successes, expected)
     assert 0 < successes.sum() < 625
     assert generalization_test(model, env_id="sb3_cosyne/DoublePole-v0", steps=steps) == successes.sum()
+
+
+def test_rgb_array_render_draws_the_state():
+    env = gym.make("sb3_cosyne/DoublePole-v0", render_mode="rgb_array")
+    env.reset()
+    upright = env.render()
+    env.unwrapped.state = np.array([1.0, 0.0, 0.4, 0.0, 0.0, 0.0])
+    leaning = env.render()
+    assert upright.shape == (240, 480, 3) and upright.dtype == np.uint8
+    assert (upright != leaning).any()
+    assert gym.make("sb3_cosyne/DoublePole-v0").render() is None

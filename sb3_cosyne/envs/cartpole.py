@@ -48,6 +48,7 @@ from gymnasium import spaces
 from numba import njit
 
 from sb3_cosyne.envs.physics import INITIAL_LONG_POLE_ANGLE, ONE_POLE_ANGLE_LIMIT, TWO_POLE_ANGLE_LIMIT, advance, has_failed
+from sb3_cosyne.envs.render import draw
 
 #: Number of balanced steps whose states enter the damping term.
 DAMPING_WINDOW = 100
@@ -96,10 +97,10 @@ class CartPoleEnv(gym.Env):
     :param markov: observe the velocities (full state) or only the positions and angles
     :param fitness: ``"standard"`` (1 per balanced step) or ``"damping"`` (Gruau's fitness, paid at the end)
     :param damping_steps: the longest episode with the damping fitness
-    :param render_mode: unused (no rendering); accepted for gymnasium's API
+    :param render_mode: ``"rgb_array"`` to draw the cart and poles with :meth:`render`, or None
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(
         self,
@@ -165,6 +166,14 @@ class CartPoleEnv(gym.Env):
         self._balanced = 0
         self._jiggle[:] = 0.0
         return self._observation(), {}
+
+    def render(self) -> np.ndarray | None:
+        """
+        Draw the current state (``render_mode="rgb_array"``).
+
+        :return: an RGB image, or None when the env was made without ``render_mode="rgb_array"``
+        """
+        return draw(self._state) if self.render_mode == "rgb_array" else None
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """
