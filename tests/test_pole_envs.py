@@ -418,4 +418,6 @@ def test_rgb_array_render_draws_the_state():
     leaning = env.render()
     assert upright.shape == (240, 480, 3) and upright.dtype == np.uint8
     assert (upright != leaning).any()
-    assert gym.make("sb3_cosyne/DoublePole-v0").render() is None
+    no_render = gym.make("sb3_cosyne/DoublePole-v0")
+    no_render.reset()
+    assert no_render.render() is None
