@@ -394,3 +394,15 @@ def test_kernel_is_reproducible_and_advances_the_generator(name):
     assert rng.bit_generator.state != state, "the caller's generator must be advanced"
     third = as_arrays(call(rng))
     assert any(not np.array_equal(x, y) for x, y in zip(first, third, strict=True)), "consecutive calls must differ"
+
+
+def test_burst_keeps_the_best_network_and_scatters_the_rest_around_it():
+    best = np.linspace(-1.0, 1.0, 7)
+    population = kernels.burst(best, 12, 0.05, np.random.default_rng(0))
+    assert population.shape == (7, 12)
+    np.testing.assert_array_equal(population[:, 0], best)
+    noise = population[:, 1:] - best[:, None]
+    assert np.all(np.abs(noise) <= kernels.CAUCHY_CUTOFF)
+    assert np.all(noise != 0)
+    # Cauchy of scale 0.05: half the draws within ±0.05.
+    assert 0.4 < np.mean(np.abs(noise) < 0.05) < 0.6

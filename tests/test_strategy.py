@@ -243,3 +243,21 @@ def test_strategy_optimises_a_quadratic(permutation):
     assert strategy.best_fitness > -0.02
     assert strategy.best_fitness > initial_best / 50
     np.testing.assert_allclose(strategy.best_params, TARGET, atol=0.1)
+
+
+def test_stagnation_triggers_a_burst_around_the_best_network():
+    strategy = CoSyNEStrategy(6, 8, stagnation=3, seed=0)
+    strategy.tell(np.arange(8.0))
+    best = strategy.best_params.copy()
+    for generation in range(3):
+        assert strategy.stale_generations == generation
+        strategy.tell(np.zeros(8))
+    assert strategy.stale_generations == 0
+    np.testing.assert_array_equal(strategy.population[:, 0], best)
+    assert np.median(np.abs(strategy.population[:, 1:] - best[:, None])) < 0.2
+
+
+@pytest.mark.parametrize("kwargs", [dict(stagnation=0), dict(stagnation=2.5), dict(burst_scale=-1.0)])
+def test_invalid_burst_settings_are_named(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        CoSyNEStrategy(6, 8, **kwargs)

@@ -231,3 +231,23 @@ def permute_marked(population: np.ndarray, marks: np.ndarray, rng: np.random.Gen
             for k in range(idx.shape[0]):
                 permuted[i, idx[k]] = population[i, shuffled[k]]
     return permuted
+
+
+@njit(cache=True)
+def burst(best: np.ndarray, pop_size: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """
+    Burst mutation (Gomez's reference code, from ESP): a new population around the best network, each weight
+    of every other network being the best one's plus truncated Cauchy noise; the best network itself is kept.
+
+    :param best: the best network's chromosome, shape ``(n,)``
+    :param pop_size: number of networks ``m``
+    :param scale: scale of the Cauchy noise (Gomez: 0.05)
+    :param rng: random generator
+    :return: the new population, shape ``(n, m)``, with ``best`` as column 0
+    """
+    population = np.empty((best.shape[0], pop_size))
+    for i in range(best.shape[0]):
+        population[i, 0] = best[i]
+        for j in range(1, pop_size):
+            population[i, j] = best[i] + truncated_cauchy(scale, rng)
+    return population

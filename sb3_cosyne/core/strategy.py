@@ -71,6 +71,9 @@ class CoSyNEStrategy:
         ``"proportional"`` marks weights with the probability of paper Eq. 1, ``"none"`` never permutes
     :param init_scale: initial weights are drawn from ``U[-init_scale, init_scale]`` (around ``init_mean``)
     :param init_mean: centre of the initial population, shape ``(num_params,)``; zeros by default
+    :param stagnation: after this many generations without a better best fitness, replace the population by a
+        burst mutation around the best network (Gomez's reference code; not in the paper's Algorithm 2); None never
+    :param burst_scale: scale of the burst mutation's Cauchy noise
     :param seed: seed of the random generator, used when ``rng`` is None
     :param rng: the random generator that drives every operator
     """
@@ -87,6 +90,8 @@ class CoSyNEStrategy:
         permutation: str = "all",
         init_scale: float = 1.0,
         init_mean: np.ndarray | None = None,
+        stagnation: int | None = None,
+        burst_scale: float = 0.05,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
@@ -104,6 +109,20 @@ class CoSyNEStrategy:
         self.mutation_prob = float(mutation_prob)
         self.mutation_scale = float(mutation_scale)
         self.permutation = permutation
+        if stagnation is not None and (
+            isinstance(stagnation, bool) or not isinstance(stagnation, (int, np.integer)) or stagnation < 1
+        ):
+            raise ValueError(f"stagnation must be None or an int >= 1, got {stagnation!r}")
+        if (
+            isinstance(burst_scale, bool)
+            or not isinstance(burst_scale, (int, float, np.floating))
+            or not 0 <= burst_scale < np.inf
+        ):
+            raise ValueError(f"burst_scale must be a finite number >= 0, got {burst_scale!r}")
+        self.stagnation = stagnation
+        self.burst_scale = float(burst_scale)
+        #: generations since the best fitness last improved
+        self.stale_generations = 0
         self.rng = np.random.default_rng(seed) if rng is None else rng
         mean = np.zeros(num_params) if init_mean is None else np.asarray(init_mean, dtype=np.float64)
         self.population = mean[:, None] + self.rng.uniform(-init_scale, init_scale, size=(num_params, pop_size))
@@ -143,6 +162,15 @@ class CoSyNEStrategy:
         if np.isfinite(raw[order[0]]) and raw[order[0]] > self.best_fitness:
             self.best_fitness = float(raw[order[0]])
             self.best_params = self.population[:, order[0]].copy()
+            self.stale_generations = 0
+        else:
+            self.stale_generations += 1
+        self.fitness = raw.copy()
+        self.generation += 1
+        if self.stagnation is not None and self.stale_generations >= self.stagnation and self.best_params is not None:
+            self.population = kernels.burst(self.best_params, self.pop_size, self.burst_scale, self.rng)
+            self.stale_generations = 0
+            return
 
         offspring = kernels.recombine(self.population, order, self.n_parents, self.segments, self.rng)
         offspring = kernels.mutate(offspring, self.mutation_prob, self.mutation_scale, self.rng)
@@ -154,5 +182,3 @@ class CoSyNEStrategy:
             population = kernels.permute_marked(population, marks, self.rng)
 
         self.population = population
-        self.fitness = raw.copy()
-        self.generation += 1

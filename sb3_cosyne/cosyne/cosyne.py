@@ -77,6 +77,9 @@ class CoSyNE(BaseAlgorithm):
     :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
         VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step
+    :param stagnation: after this many generations without a better network, replace the population by a burst
+        mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
+    :param burst_scale: scale of the burst mutation's Cauchy noise
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
     :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
     :param tensorboard_log: directory of the tensorboard logs (None: no tensorboard)
@@ -108,6 +111,8 @@ class CoSyNE(BaseAlgorithm):
         init_scale: float = 1.0,
         normalize_obs: bool = False,
         fast_path: bool = True,
+        stagnation: int | None = None,
+        burst_scale: float = 0.05,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -154,6 +159,8 @@ class CoSyNE(BaseAlgorithm):
         self.init_scale = init_scale
         self.normalize_obs = bool(normalize_obs)
         self.fast_path = bool(fast_path)
+        self.stagnation = stagnation
+        self.burst_scale = burst_scale
         self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
         self.obs_rms: RunningMeanStd | None = None
@@ -198,6 +205,8 @@ class CoSyNE(BaseAlgorithm):
                 mutation_scale=self.mutation_scale,
                 permutation=self.permutation,
                 init_scale=self.init_scale,
+                stagnation=self.stagnation,
+                burst_scale=self.burst_scale,
                 rng=np.random.default_rng(self.seed),
             )
             if self.normalize_obs:
