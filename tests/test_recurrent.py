@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
 
 from sb3_cosyne import CoSyNE, RecurrentPolicy
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
@@ -93,7 +94,7 @@ def test_lanes_carry_their_own_state(n_lanes):
 
 
 def test_recurrent_cosyne_balances_a_pole_without_velocities(tmp_path):
-    env = gym.make("sb3_cosyne/SinglePoleNoVel-v0", max_episode_steps=1000)
+    env = Monitor(gym.make("sb3_cosyne/SinglePoleNoVel-v0", max_episode_steps=1000))
     model = CoSyNE("RecurrentPolicy", env, pop_size=20, seed=0, champion_episodes=0, policy_kwargs=dict(net_arch=[3]))
     model.learn(300_000)
     assert model.best_fitness == 1000
