@@ -66,7 +66,7 @@ class Shift(gym.ObservationWrapper):
 
 def test_fast_path_only_for_known_envs_behind_standard_wrappers():
     assert compiled_rollout(make_vec_env("sb3_cosyne/DoublePole-v0")) is not None
-    assert compiled_rollout(make_vec_env("CartPole-v1")) is None
+    assert compiled_rollout(make_vec_env("Acrobot-v1")) is None
     assert compiled_rollout(DummyVecEnv([lambda: Shift(gym.make("sb3_cosyne/DoublePole-v0"))])) is None
     mixed = DummyVecEnv([lambda: gym.make("sb3_cosyne/DoublePole-v0"), lambda: gym.make("sb3_cosyne/SinglePole-v0")])
     assert compiled_rollout(mixed) is None

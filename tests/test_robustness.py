@@ -14,7 +14,8 @@ from sb3_cosyne.cosyne.evaluation import EnvStepError
 
 
 def test_mid_generation_checkpoint_resumes_exactly(tmp_path):
-    kwargs = dict(pop_size=8, seed=11, champion_episodes=2)
+    # Per-step callbacks (the compiled fast path calls them per episode).
+    kwargs = dict(pop_size=8, seed=11, champion_episodes=2, fast_path=False)
     checkpoint = CheckpointCallback(save_freq=1234, save_path=str(tmp_path), name_prefix="ckpt")
     whole = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(6000, callback=checkpoint)
     saved = sorted(tmp_path.glob("ckpt_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))

@@ -81,7 +81,7 @@ class StopAfter(BaseCallback):
 
 
 def test_callback_returning_false_stops_at_once_and_keeps_the_last_generation():
-    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0, fast_path=False)
     model.learn(2000)
     population, generation = model.strategy.population.copy(), model.generation
     champion, steps = model.champion_params(), model.num_timesteps
@@ -181,8 +181,9 @@ def test_nan_env_never_gives_a_nan_champion():
 
 
 def test_multiple_lanes_give_the_same_training_as_one():
-    single = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3).learn(3000)
-    lanes = CoSyNE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3), pop_size=8, seed=3).learn(3000)
+    single = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3, fast_path=False).learn(3000)
+    lanes = CoSyNE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3), pop_size=8, seed=3, fast_path=False).learn(3000)
+    assert lanes._compiled_rollout is None
     np.testing.assert_array_equal(single.strategy.population, lanes.strategy.population)
     np.testing.assert_array_equal(single.champion_params(), lanes.champion_params())
     assert single.num_timesteps == lanes.num_timesteps
@@ -270,8 +271,8 @@ class RaiseAt(BaseCallback):
 
 
 def test_an_interrupted_generation_leaves_the_model_resumable(tmp_path):
-    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4).learn(1500)
-    reference = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4).learn(1500)
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4, fast_path=False).learn(1500)
+    reference = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4, fast_path=False).learn(1500)
     population, steps = model.strategy.population.copy(), model.num_timesteps
     with pytest.raises(KeyboardInterrupt):
         model.learn(10_000, callback=RaiseAt(50), reset_num_timesteps=False)

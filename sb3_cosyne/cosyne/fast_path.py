@@ -1,6 +1,7 @@
 """The compiled fast path: envs whose whole episodes CoSyNE can run in one Numba loop.
 
-An env qualifies when every lane of a ``DummyVecEnv`` is one of these envs wrapped only by the standard
+The envs: the paper's pole-balancing tasks and gymnasium's CartPole. An env qualifies when every lane of a
+``DummyVecEnv`` is one of these envs (the exact class, with the same settings) wrapped only by the standard
 wrappers that change nothing but bookkeeping (SB3's ``Monitor``, gymnasium's ``TimeLimit``,
 ``OrderEnforcing``, ``PassiveEnvChecker``). Anything else runs on the lanes of the VecEnv.
 """
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv as ClassicCartPole
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -16,6 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from sb3_cosyne.cosyne.evaluation import EvaluationResult
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.envs.cartpole import CartPoleEnv
+from sb3_cosyne.envs.classic_control import cartpole_rollouts
 from sb3_cosyne.envs.rollout import run_pole_rollouts
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
@@ -63,6 +66,45 @@ def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
     return rollout
 
 
+def _seeded_starts(env: gym.Env, seeds: np.ndarray) -> np.ndarray:
+    """The env's start state after ``reset(seed=s)`` for every seed, one row per episode (repeated seeds reset once)."""
+    cache: dict[int, np.ndarray] = {}
+    for seed in np.unique(seeds):
+        env.reset(seed=int(seed))
+        cache[int(seed)] = np.array(env.unwrapped.state, dtype=np.float64)
+    return np.stack([cache[int(seed)] for seed in seeds.ravel()])
+
+
+def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRollout:
+    constants = np.array([env.gravity, env.masspole, env.total_mass, env.length, env.polemass_length, env.force_mag, env.tau])
+    thresholds = np.array([env.x_threshold, env.theta_threshold_radians])
+    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+
+    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+        mean, std = obs_stats
+        normalize = mean is not None
+        returns, lengths, count, obs_sum, obs_sq_sum = cartpole_rollouts(
+            np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
+            policy.layer_sizes,
+            policy.with_bias,
+            policy.activation_code,
+            policy.state_dim,
+            _seeded_starts(env, seeds),
+            constants,
+            thresholds,
+            env.kinematics_integrator == "euler",
+            env._sutton_barto_reward,
+            mean if normalize else np.zeros(4),
+            std if normalize else np.ones(4),
+            normalize,
+            limit,
+        )
+        shape = seeds.shape
+        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+
+    return rollout
+
+
 def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
     """
     The compiled rollout for a training env, if it has one.
@@ -81,4 +123,10 @@ def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
         for other, limit in unwrapped
     ):
         return _pole_rollout(base, max_steps)
+    if (
+        type(base) is ClassicCartPole
+        and base.render_mode != "human"
+        and all(type(other) is ClassicCartPole and limit == max_steps for other, limit in unwrapped)
+    ):
+        return _cartpole_rollout(base, max_steps)
     return None

@@ -15,6 +15,45 @@ from sb3_cosyne.envs.physics import advance, has_failed
 
 
 @njit(cache=True)
+def network_outputs(
+    net: np.ndarray,
+    obs: np.ndarray,
+    inputs: np.ndarray,
+    hidden: np.ndarray,
+    obs_mean: np.ndarray,
+    obs_std: np.ndarray,
+    normalize: bool,
+    obs_sum: np.ndarray,
+    obs_sq_sum: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+) -> np.ndarray:
+    """
+    One network's outputs for one observation inside a compiled rollout, exactly as the batched evaluation
+    computes them: normalisation (the raw observation also added to the statistics' sums), the recurrent
+    state beside it, the Numba forward.
+
+    :param net: the network's chromosome, shape ``(1, n)``
+    :param obs: the raw flat observation, float64
+    :param inputs: work buffer, shape ``(1, obs_dim + state_dim)``
+    :param hidden: the recurrent state, shape ``(1, state_dim)``, updated in place
+    :return: the outputs, shape ``(output_dim,)``
+    """
+    obs_dim = obs.shape[0]
+    for i in range(obs_dim):
+        value = obs[i]
+        if normalize:
+            obs_sum[i] += value
+            obs_sq_sum[i] += value * value
+            value = min(max((value - obs_mean[i]) / obs_std[i], -OBS_CLIP), OBS_CLIP)
+        inputs[0, i] = value
+    for i in range(hidden.shape[1]):
+        inputs[0, obs_dim + i] = hidden[0, i]
+    return mlp_forward(net, inputs, layer_sizes, with_bias, activation, hidden)[0]
+
+
+@njit(cache=True)
 def pole_rollouts(
     params: np.ndarray,
     layer_sizes: np.ndarray,
@@ -56,6 +95,7 @@ def pole_rollouts(
     obs_sum = np.zeros(obs_dim)
     obs_sq_sum = np.zeros(obs_dim)
     obs_count = 0
+    obs = np.zeros(obs_dim)
     inputs = np.zeros((1, obs_dim + state_dim))
     hidden = np.zeros((1, state_dim))
     jiggle = np.zeros(DAMPING_WINDOW)
@@ -67,16 +107,11 @@ def pole_rollouts(
         steps, balanced, total = 0, 0, 0.0
         while True:
             for i in range(obs_dim):
-                value = state[obs_index[i]] / obs_scale[i]
-                if normalize:
-                    obs_sum[i] += value
-                    obs_sq_sum[i] += value * value
-                    value = min(max((value - obs_mean[i]) / obs_std[i], -OBS_CLIP), OBS_CLIP)
-                inputs[0, i] = value
+                obs[i] = state[obs_index[i]] / obs_scale[i]
+            output = network_outputs(
+                net, obs, inputs, hidden, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
+            )[0]
             obs_count += normalize
-            for i in range(state_dim):
-                inputs[0, obs_dim + i] = hidden[0, i]
-            output = mlp_forward(net, inputs, layer_sizes, with_bias, activation, hidden)[0, 0]
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
             action = np.float32(min(max(-1.0 + 0.5 * (np.tanh(output) + 1.0) * 2.0, -1.0), 1.0))
             state = advance(state, np.float64(action))

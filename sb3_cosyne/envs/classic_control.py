@@ -1,0 +1,106 @@
+"""Compiled ports of gymnasium's classic-control envs: whole episodes of many networks in one Numba loop.
+
+Each port repeats its gymnasium env's arithmetic operation for operation (same order, same float32 casts), so
+that from the same start state and actions it produces the same observations, rewards and terminations bit for
+bit; start states come from the env's own ``reset(seed=...)``. ``tests/test_classic_control.py`` checks this
+against gymnasium for many seeds and action sequences.
+"""
+
+import numpy as np
+from numba import njit
+
+from sb3_cosyne.envs.rollout import network_outputs
+
+
+@njit(cache=True)
+def cartpole_step(state: np.ndarray, action: int, constants: np.ndarray, euler: bool) -> np.ndarray:
+    """
+    gymnasium's ``CartPoleEnv.step`` physics.
+
+    :param state: ``(x, ẋ, θ, θ̇)``
+    :param action: 0 (push left) or 1 (push right)
+    :param constants: ``(gravity, masspole, total_mass, length, polemass_length, force_mag, tau)``
+    :param euler: explicit Euler (gymnasium's default) or semi-implicit Euler
+    :return: the next state
+    """
+    gravity, masspole, total_mass, length, polemass_length, force_mag, tau = constants
+    x, x_dot, theta, theta_dot = state[0], state[1], state[2], state[3]
+    force = force_mag if action == 1 else -force_mag
+    costheta = np.cos(theta)
+    sintheta = np.sin(theta)
+    temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
+    thetaacc = (gravity * sintheta - costheta * temp) / (length * (4.0 / 3.0 - masspole * (costheta * costheta) / total_mass))
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
+    if euler:
+        x = x + tau * x_dot
+        x_dot = x_dot + tau * xacc
+        theta = theta + tau * theta_dot
+        theta_dot = theta_dot + tau * thetaacc
+    else:
+        x_dot = x_dot + tau * xacc
+        x = x + tau * x_dot
+        theta_dot = theta_dot + tau * thetaacc
+        theta = theta + tau * theta_dot
+    return np.array((x, x_dot, theta, theta_dot))
+
+
+@njit(cache=True)
+def cartpole_rollouts(
+    params: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    state_dim: int,
+    starts: np.ndarray,
+    constants: np.ndarray,
+    thresholds: np.ndarray,
+    euler: bool,
+    sutton_barto: bool,
+    obs_mean: np.ndarray,
+    obs_std: np.ndarray,
+    normalize: bool,
+    max_steps: int,
+):
+    """
+    One CartPole episode of each network (argmax of two outputs picks the action, as for ``Discrete(2)``).
+
+    :param starts: start state of each episode, shape ``(k, 4)``
+    :param constants: see :func:`cartpole_step`
+    :param thresholds: ``(x_threshold, theta_threshold_radians)``
+    :param sutton_barto: gymnasium's ``sutton_barto_reward`` (0 per step, −1 on failure) instead of 1 per step
+    :return: returns, lengths, and the count, sum and sum of squares of the observations
+    """
+    k = params.shape[0]
+    returns = np.zeros(k)
+    lengths = np.zeros(k, dtype=np.int64)
+    obs = np.zeros(4)
+    obs_sum = np.zeros(4)
+    obs_sq_sum = np.zeros(4)
+    obs_count = 0
+    inputs = np.zeros((1, 4 + state_dim))
+    hidden = np.zeros((1, state_dim))
+    for j in range(k):
+        net = params[j : j + 1]
+        state = starts[j].copy()
+        hidden[:] = 0.0
+        steps, total = 0, 0.0
+        while True:
+            for i in range(4):
+                obs[i] = np.float64(np.float32(state[i]))
+            outputs = network_outputs(
+                net, obs, inputs, hidden, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
+            )
+            obs_count += normalize
+            state = cartpole_step(state, int(np.argmax(outputs)), constants, euler)
+            steps += 1
+            x, theta = state[0], state[2]
+            terminated = x < -thresholds[0] or x > thresholds[0] or theta < -thresholds[1] or theta > thresholds[1]
+            if not terminated:
+                total += 0.0 if sutton_barto else 1.0
+            else:
+                total += -1.0 if sutton_barto else 1.0
+            if terminated or steps >= max_steps:
+                break
+        returns[j] = total
+        lengths[j] = steps
+    return returns, lengths, obs_count, obs_sum, obs_sq_sum
