@@ -11,7 +11,7 @@ from sb3_cosyne.cosyne.fast_path import compiled_rollout
 from sb3_cosyne.envs.classic_control import cartpole_step
 
 
-@pytest.mark.filterwarnings("ignore:.*calling .step\(\). even though")
+@pytest.mark.filterwarnings(r"ignore:.*calling .step\(\). even though")
 @pytest.mark.parametrize("integrator", ["euler", "semi-implicit-euler"])
 def test_cartpole_step_equals_gymnasium_for_random_actions(integrator):
     env = gym.make("CartPole-v1").unwrapped
