@@ -283,3 +283,32 @@ def test_an_interrupted_generation_leaves_the_model_resumable(tmp_path):
     reference.learn(1500, reset_num_timesteps=True)
     np.testing.assert_array_equal(resumed.strategy.population, reference.strategy.population)
     np.testing.assert_array_equal(resumed.champion_params(), reference.champion_params())
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_progress_bar_counts_every_step(fast_path):
+    from stable_baselines3.common.callbacks import ProgressBarCallback
+
+    class Inspect(BaseCallback):
+        def _on_training_end(self) -> None:
+            bar = next(c for c in self.model._last_callbacks if isinstance(c, ProgressBarCallback))
+            self.counted, self.total = bar.pbar.n, bar.pbar.total
+
+        def _on_step(self) -> bool:
+            return True
+
+    model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=8, seed=0, champion_episodes=0, fast_path=fast_path)
+    model.learn(1600)
+    inspect = Inspect()
+    original = model._init_callback
+
+    def keep(callback, progress_bar=False):
+        wrapped = original(callback, progress_bar)
+        model._last_callbacks = wrapped.callbacks
+        return wrapped
+
+    model._init_callback = keep
+    model.learn(3200, callback=inspect, reset_num_timesteps=False, progress_bar=True)
+    assert (model._compiled_rollout is not None) == fast_path
+    assert inspect.total == 3200
+    assert inspect.counted == 3200

@@ -15,7 +15,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
@@ -38,6 +38,13 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
+    """The progress bars among the callbacks (nested in ``CallbackList`` or not)."""
+    if isinstance(callback, CallbackList):
+        return [bar for child in callback.callbacks for bar in _progress_bars(child)]
+    return [callback] if isinstance(callback, ProgressBarCallback) else []
 
 
 class CoSyNE(BaseAlgorithm):
@@ -76,7 +83,8 @@ class CoSyNE(BaseAlgorithm):
         stored with the champion)
     :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
-        VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step
+        VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
+        progress bar still counts every step)
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -310,7 +318,11 @@ class CoSyNE(BaseAlgorithm):
         if self._compiled_rollout is not None:
             result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
             # The episodes are already over: callbacks see each one as it would have ended.
+            bars = _progress_bars(callback)
             for length in result.lengths.ravel():
+                for bar in bars:
+                    # SB3's bar counts one step per call; the episode's others are added here.
+                    bar.pbar.update(int(length) - self.env.num_envs)
                 if not on_step(int(length)):
                     result.aborted = True
                     break

@@ -1,6 +1,6 @@
 """The compiled fast path: envs whose whole episodes CoSyNE can run in one Numba loop.
 
-The envs: the paper's pole-balancing tasks and gymnasium's CartPole. An env qualifies when every lane of a
+The envs: the paper's pole-balancing tasks and gymnasium's CartPole and Pendulum. An env qualifies when every lane of a
 ``DummyVecEnv`` is one of these envs (the exact class, with the same settings) wrapped only by the standard
 wrappers that change nothing but bookkeeping (SB3's ``Monitor``, gymnasium's ``TimeLimit``,
 ``OrderEnforcing``, ``PassiveEnvChecker``). Anything else runs on the lanes of the VecEnv.
@@ -11,6 +11,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv as ClassicCartPole
+from gymnasium.envs.classic_control.pendulum import PendulumEnv as ClassicPendulum
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -18,7 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from sb3_cosyne.cosyne.evaluation import EvaluationResult
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.envs.cartpole import CartPoleEnv
-from sb3_cosyne.envs.classic_control import cartpole_rollouts
+from sb3_cosyne.envs.classic_control import cartpole_rollouts, pendulum_rollouts
 from sb3_cosyne.envs.rollout import run_pole_rollouts
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
@@ -105,6 +106,35 @@ def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRo
     return rollout
 
 
+def _pendulum_rollout(env: ClassicPendulum, max_steps: int | None) -> CompiledRollout:
+    constants = np.array([3 * env.g / (2 * env.l), 3.0 / (env.m * env.l**2), env.max_torque, env.max_speed, env.dt, 2.0])
+    low, high = float(env.action_space.low[0]), float(env.action_space.high[0])
+    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+
+    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+        mean, std = obs_stats
+        normalize = mean is not None
+        returns, lengths, count, obs_sum, obs_sq_sum = pendulum_rollouts(
+            np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
+            policy.layer_sizes,
+            policy.with_bias,
+            policy.activation_code,
+            policy.state_dim,
+            _seeded_starts(env, seeds),
+            constants,
+            low,
+            high,
+            mean if normalize else np.zeros(3),
+            std if normalize else np.ones(3),
+            normalize,
+            limit,
+        )
+        shape = seeds.shape
+        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+
+    return rollout
+
+
 def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
     """
     The compiled rollout for a training env, if it has one.
@@ -129,4 +159,10 @@ def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
         and all(type(other) is ClassicCartPole and limit == max_steps for other, limit in unwrapped)
     ):
         return _cartpole_rollout(base, max_steps)
+    if (
+        type(base) is ClassicPendulum
+        and base.render_mode != "human"
+        and all(type(other) is ClassicPendulum and limit == max_steps for other, limit in unwrapped)
+    ):
+        return _pendulum_rollout(base, max_steps)
     return None

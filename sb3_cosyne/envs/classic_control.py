@@ -104,3 +104,89 @@ def cartpole_rollouts(
         returns[j] = total
         lengths[j] = steps
     return returns, lengths, obs_count, obs_sum, obs_sq_sum
+
+
+@njit(cache=True)
+def angle_normalize(x: float) -> float:
+    """gymnasium's Pendulum ``angle_normalize``: the angle in [−π, π)."""
+    return ((x + np.pi) % (2 * np.pi)) - np.pi
+
+
+@njit(cache=True)
+def pendulum_step(state: np.ndarray, torque: np.float32, constants: np.ndarray) -> tuple[np.ndarray, float]:
+    """
+    gymnasium's ``PendulumEnv.step``, with its float32 intermediate values (NumPy 2 promotion rules).
+
+    :param state: ``(θ, θ̇)``
+    :param torque: the float32 action
+    :param constants: ``(3g/(2l), 3/(m l²), max_torque, max_speed, dt, 2.0)``, the last the exponent of the costs
+    :return: the next state and the reward
+    """
+    gravity_term, torque_term, max_torque, max_speed, dt, two = constants
+    th, thdot = state[0], state[1]
+    u = np.float32(min(max(torque, np.float32(-max_torque)), np.float32(max_torque)))
+    normalized = angle_normalize(th)
+    # NumPy's scalar ``**`` calls libm's pow/powf, which is not always the product x * x; an exponent known only
+    # at run time keeps LLVM from turning the power into a product.
+    squared_torque = np.float32(u ** np.float32(two))
+    costs = normalized**two + 0.1 * thdot**two + np.float64(np.float32(0.001) * squared_torque)
+    newthdot = thdot + (gravity_term * np.sin(th) + np.float64(np.float32(torque_term) * u)) * dt
+    newthdot = min(max(newthdot, -max_speed), max_speed)
+    newth = th + newthdot * dt
+    return np.array((newth, newthdot)), -costs
+
+
+@njit(cache=True)
+def pendulum_rollouts(
+    params: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    state_dim: int,
+    starts: np.ndarray,
+    constants: np.ndarray,
+    action_low: float,
+    action_high: float,
+    obs_mean: np.ndarray,
+    obs_std: np.ndarray,
+    normalize: bool,
+    max_steps: int,
+):
+    """
+    One Pendulum episode of each network (``tanh`` output rescaled to the action bounds, as for a Box action).
+
+    :param starts: start state of each episode, shape ``(k, 2)``
+    :param constants: see :func:`pendulum_step`
+    :return: returns, lengths, and the count, sum and sum of squares of the observations
+    """
+    k = params.shape[0]
+    returns = np.zeros(k)
+    lengths = np.zeros(k, dtype=np.int64)
+    obs = np.zeros(3)
+    obs_sum = np.zeros(3)
+    obs_sq_sum = np.zeros(3)
+    obs_count = 0
+    inputs = np.zeros((1, 3 + state_dim))
+    hidden = np.zeros((1, state_dim))
+    for j in range(k):
+        net = params[j : j + 1]
+        state = starts[j].copy()
+        hidden[:] = 0.0
+        steps, total = 0, 0.0
+        while True:
+            obs[0] = np.float64(np.float32(np.cos(state[0])))
+            obs[1] = np.float64(np.float32(np.sin(state[0])))
+            obs[2] = np.float64(np.float32(state[1]))
+            output = network_outputs(
+                net, obs, inputs, hidden, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
+            )[0]
+            obs_count += normalize
+            scaled = action_low + 0.5 * (np.tanh(output) + 1.0) * (action_high - action_low)
+            state, reward = pendulum_step(state, np.float32(min(max(scaled, action_low), action_high)), constants)
+            total += reward
+            steps += 1
+            if steps >= max_steps:
+                break
+        returns[j] = total
+        lengths[j] = steps
+    return returns, lengths, obs_count, obs_sum, obs_sq_sum
