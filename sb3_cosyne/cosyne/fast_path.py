@@ -76,27 +76,26 @@ def _seeded_starts(env: gym.Env, seeds: np.ndarray) -> np.ndarray:
     return np.stack([cache[int(seed)] for seed in seeds.ravel()])
 
 
-def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRollout:
-    constants = np.array([env.gravity, env.masspole, env.total_mass, env.length, env.polemass_length, env.force_mag, env.tau])
-    thresholds = np.array([env.x_threshold, env.theta_threshold_radians])
+def _classic_rollout(env: gym.Env, max_steps: int | None, kernel: Callable, env_args: tuple, obs_dim: int) -> CompiledRollout:
+    """
+    The rollout of a classic-control port: starts from the env's own seeded resets, then ``kernel`` (whose
+    arguments are the network's, the starts, ``env_args``, the observation statistics and the time limit).
+    """
     limit = np.iinfo(np.int64).max if max_steps is None else max_steps
 
     def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         mean, std = obs_stats
         normalize = mean is not None
-        returns, lengths, count, obs_sum, obs_sq_sum = cartpole_rollouts(
+        returns, lengths, count, obs_sum, obs_sq_sum = kernel(
             np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
             policy.layer_sizes,
             policy.with_bias,
             policy.activation_code,
             policy.state_dim,
             _seeded_starts(env, seeds),
-            constants,
-            thresholds,
-            env.kinematics_integrator == "euler",
-            env._sutton_barto_reward,
-            mean if normalize else np.zeros(4),
-            std if normalize else np.ones(4),
+            *env_args,
+            mean if normalize else np.zeros(obs_dim),
+            std if normalize else np.ones(obs_dim),
             normalize,
             limit,
         )
@@ -104,35 +103,19 @@ def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRo
         return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
 
     return rollout
+
+
+def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRollout:
+    constants = np.array([env.gravity, env.masspole, env.total_mass, env.length, env.polemass_length, env.force_mag, env.tau])
+    thresholds = np.array([env.x_threshold, env.theta_threshold_radians])
+    env_args = (constants, thresholds, env.kinematics_integrator == "euler", env._sutton_barto_reward)
+    return _classic_rollout(env, max_steps, cartpole_rollouts, env_args, 4)
 
 
 def _pendulum_rollout(env: ClassicPendulum, max_steps: int | None) -> CompiledRollout:
     constants = np.array([3 * env.g / (2 * env.l), 3.0 / (env.m * env.l**2), env.max_torque, env.max_speed, env.dt, 2.0])
-    low, high = float(env.action_space.low[0]), float(env.action_space.high[0])
-    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
-
-    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
-        mean, std = obs_stats
-        normalize = mean is not None
-        returns, lengths, count, obs_sum, obs_sq_sum = pendulum_rollouts(
-            np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
-            policy.layer_sizes,
-            policy.with_bias,
-            policy.activation_code,
-            policy.state_dim,
-            _seeded_starts(env, seeds),
-            constants,
-            low,
-            high,
-            mean if normalize else np.zeros(3),
-            std if normalize else np.ones(3),
-            normalize,
-            limit,
-        )
-        shape = seeds.shape
-        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
-
-    return rollout
+    env_args = (constants, float(env.action_space.low[0]), float(env.action_space.high[0]))
+    return _classic_rollout(env, max_steps, pendulum_rollouts, env_args, 3)
 
 
 def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
