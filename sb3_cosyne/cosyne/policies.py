@@ -29,6 +29,9 @@ class CoSyNEPolicy(BasePolicy):
     :param normalize_obs: whether Box observations are normalised by the running statistics stored in the policy
     """
 
+    #: hidden layers when ``net_arch`` is None
+    default_net_arch: tuple[int, ...] = (8,)
+
     def __init__(
         self,
         observation_space: spaces.Space,
@@ -40,7 +43,7 @@ class CoSyNEPolicy(BasePolicy):
     ) -> None:
         check_spaces(observation_space, action_space)
         super().__init__(observation_space, action_space, squash_output=False)
-        self.net_arch = [8] if net_arch is None else list(net_arch)
+        self.net_arch = list(self.default_net_arch if net_arch is None else net_arch)
         if any(isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1 for units in self.net_arch):
             raise ValueError(f"net_arch must be a list of positive ints, got {net_arch!r}")
         self.activation_fn = activation_fn
@@ -193,18 +196,7 @@ class CoSyNELinearPolicy(CoSyNEPolicy):
     Linear policy (no hidden layer) evolved by CoSyNE; see :class:`CoSyNEPolicy` for the parameters.
     """
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        net_arch: list[int] | None = None,
-        activation_fn: type[nn.Module] = nn.Tanh,
-        with_bias: bool = True,
-        normalize_obs: bool = False,
-    ) -> None:
-        super().__init__(
-            observation_space, action_space, [] if net_arch is None else net_arch, activation_fn, with_bias, normalize_obs
-        )
+    default_net_arch = ()
 
 
 class CoSyNERecurrentPolicy(CoSyNEPolicy):
@@ -219,25 +211,14 @@ class CoSyNERecurrentPolicy(CoSyNEPolicy):
     ``net_arch`` is the single recurrent layer, 5 units by default.
     """
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        net_arch: list[int] | None = None,
-        activation_fn: type[nn.Module] = nn.Tanh,
-        with_bias: bool = True,
-        normalize_obs: bool = False,
-    ) -> None:
-        net_arch = [5] if net_arch is None else net_arch
-        if len(net_arch) != 1:
-            raise ValueError(
-                f"RecurrentPolicy has exactly one recurrent layer: net_arch must have one entry, got {net_arch!r}"
-            )
-        self._units = net_arch[0]
-        super().__init__(observation_space, action_space, net_arch, activation_fn, with_bias, normalize_obs)
+    default_net_arch = (5,)
 
     def _recurrent_units(self) -> int:
-        return int(self._units)
+        if len(self.net_arch) != 1:
+            raise ValueError(
+                f"RecurrentPolicy has exactly one recurrent layer: net_arch must have one entry, got {self.net_arch!r}"
+            )
+        return int(self.net_arch[0])
 
     def predict(
         self,
