@@ -9,7 +9,7 @@ against gymnasium for many seeds and action sequences.
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.envs.rollout import network_outputs
+from sb3_cosyne.envs.rollout import network_outputs, rollout_buffers
 
 
 @njit(cache=True)
@@ -71,14 +71,8 @@ def cartpole_rollouts(
     :return: returns, lengths, and the count, sum and sum of squares of the observations
     """
     k = params.shape[0]
-    returns = np.zeros(k)
-    lengths = np.zeros(k, dtype=np.int64)
-    obs = np.zeros(4)
-    obs_sum = np.zeros(4)
-    obs_sq_sum = np.zeros(4)
+    returns, lengths, obs, obs_sum, obs_sq_sum, inputs, hidden = rollout_buffers(k, 4, state_dim)
     obs_count = 0
-    inputs = np.zeros((1, 4 + state_dim))
-    hidden = np.zeros((1, state_dim))
     for j in range(k):
         net = params[j : j + 1]
         state = starts[j].copy()
@@ -160,14 +154,8 @@ def pendulum_rollouts(
     :return: returns, lengths, and the count, sum and sum of squares of the observations
     """
     k = params.shape[0]
-    returns = np.zeros(k)
-    lengths = np.zeros(k, dtype=np.int64)
-    obs = np.zeros(3)
-    obs_sum = np.zeros(3)
-    obs_sq_sum = np.zeros(3)
+    returns, lengths, obs, obs_sum, obs_sq_sum, inputs, hidden = rollout_buffers(k, 3, state_dim)
     obs_count = 0
-    inputs = np.zeros((1, 3 + state_dim))
-    hidden = np.zeros((1, state_dim))
     for j in range(k):
         net = params[j : j + 1]
         state = starts[j].copy()

@@ -15,6 +15,25 @@ from sb3_cosyne.envs.physics import advance, has_failed
 
 
 @njit(cache=True)
+def rollout_buffers(k: int, obs_dim: int, state_dim: int):
+    """
+    The outputs and work buffers every compiled rollout needs.
+
+    :return: returns and lengths (``(k,)`` each), the observation, its running sum and sum of squares
+        (``(obs_dim,)`` each), the network input buffer ``(1, obs_dim + state_dim)`` and recurrent state ``(1, state_dim)``
+    """
+    return (
+        np.zeros(k),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(obs_dim),
+        np.zeros(obs_dim),
+        np.zeros(obs_dim),
+        np.zeros((1, obs_dim + state_dim)),
+        np.zeros((1, state_dim)),
+    )
+
+
+@njit(cache=True)
 def network_outputs(
     net: np.ndarray,
     obs: np.ndarray,
@@ -90,14 +109,8 @@ def pole_rollouts(
     """
     k = params.shape[0]
     obs_dim = obs_index.shape[0]
-    returns = np.zeros(k)
-    lengths = np.zeros(k, dtype=np.int64)
-    obs_sum = np.zeros(obs_dim)
-    obs_sq_sum = np.zeros(obs_dim)
+    returns, lengths, obs, obs_sum, obs_sq_sum, inputs, hidden = rollout_buffers(k, obs_dim, state_dim)
     obs_count = 0
-    obs = np.zeros(obs_dim)
-    inputs = np.zeros((1, obs_dim + state_dim))
-    hidden = np.zeros((1, state_dim))
     jiggle = np.zeros(DAMPING_WINDOW)
     for j in range(k):
         net = params[j : j + 1]
