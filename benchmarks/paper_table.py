@@ -9,7 +9,9 @@ fast path, so the whole 50-run table takes minutes on one core.
 The networks, chosen by short sweeps (the paper gives "one hidden unit"; its Fig. 6 draws five): a linear
 controller with initial weights in [-10, 10] (the paper's range) for task 1a; a feed-forward network of 3 tanh
 units for 2a; one fully recurrent hidden layer of 2 (1b) or 3 (2b) units for the tasks without velocities;
-initial weights in [-1, 1] but for 1a.
+initial weights in [-1, 1] but for 1a. Tasks 1b and 2a mutate every network but the parents, as Gomez's
+reference code does (``mutation_target="non_parents"``): in 20-40-run sweeps this removed the stalled runs of 1b and
+cut 2a's mean by about a fifth; on 2b it made no clear difference, so 1a and 2b keep Algorithm 2's children-only mutation.
 
 Counting, stated openly:
 
@@ -55,13 +57,15 @@ class Task:
     paper_cosyne: float
     paper_others: dict[str, float] = field(default_factory=dict)
     damping: bool = False
+    mutation_target: str = "offspring"
 
 
 TASKS = {
     "1a": Task("1a: one pole, full state", "sb3_cosyne/SinglePole-v0", LinearPolicy, [], 20, 10.0, 98, {"CMA-ES": 283}),
     "1b": Task("1b: one pole, no velocities", "sb3_cosyne/SinglePoleNoVel-v0", RecurrentPolicy, [2], 20, 1.0, 127,
-               {"ESP": 589}),
-    "2a": Task("2a: two poles, full state", "sb3_cosyne/DoublePole-v0", MlpPolicy, [3], 30, 1.0, 954, {"CMA-ES": 895}),
+               {"ESP": 589}, mutation_target="non_parents"),
+    "2a": Task("2a: two poles, full state", "sb3_cosyne/DoublePole-v0", MlpPolicy, [3], 30, 1.0, 954, {"CMA-ES": 895},
+               mutation_target="non_parents"),
     "2b": Task("2b: two poles, no velocities", "sb3_cosyne/DoublePoleNoVel-v0", RecurrentPolicy, [3], 30, 1.0, 1249,
                {"CMA-ES": 3521}),
     "2b-damping": Task("2b: two poles, no velocities, damping fitness", "sb3_cosyne/DoublePoleNoVel-v0", RecurrentPolicy,
@@ -81,7 +85,14 @@ def run(task: Task, seed: int, max_evaluations: int, max_cpu: float, init_scale:
     standard = compiled_rollout(standard_env)
     damping = compiled_rollout(make_vec_env(task.env_id, env_kwargs=dict(fitness="damping"))) if task.damping else None
     init_scale = task.init_scale if init_scale is None else init_scale
-    strategy = CoSyNEStrategy(policy.num_params, task.pop_size, segments=policy.segments, init_scale=init_scale, seed=seed)
+    strategy = CoSyNEStrategy(
+        policy.num_params,
+        task.pop_size,
+        segments=policy.segments,
+        init_scale=init_scale,
+        mutation_target=task.mutation_target,
+        seed=seed,
+    )
     one_episode = np.zeros((task.pop_size, 1), dtype=np.int64)
     no_stats = (None, None)
     evaluations, solution = 0, None

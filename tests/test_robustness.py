@@ -165,6 +165,7 @@ def test_fuzz_random_valid_settings_train_and_invalid_ones_raise():
             mutation_prob=float(rng.uniform(0, 1)),
             mutation_scale=float(rng.uniform(0, 2)),
             permutation=str(rng.choice(["all", "proportional", "none"])),
+            mutation_target=str(rng.choice(["offspring", "non_parents"])),
             n_eval_episodes=int(rng.integers(1, 3)),
             champion_episodes=int(rng.integers(0, 3)),
             shared_starts=bool(rng.random() < 0.5),

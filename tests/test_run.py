@@ -61,6 +61,7 @@ def test_vec_env_wrappers_are_rejected_with_a_hint():
         (dict(mutation_prob=1.5), "mutation_prob"),
         (dict(mutation_scale=-0.1), "mutation_scale"),
         (dict(permutation="random"), "permutation"),
+        (dict(mutation_target="all"), "mutation_target"),
         (dict(n_eval_episodes=0), "n_eval_episodes"),
         (dict(champion_episodes=-1), "champion_episodes"),
         (dict(init_scale=float("nan")), "init_scale"),

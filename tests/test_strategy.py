@@ -21,8 +21,12 @@ def expected_tell(strategy: CoSyNEStrategy, fitness: np.ndarray) -> np.ndarray:
     rng = copy.deepcopy(strategy.rng)
     order = kernels.rank(fitness)
     offspring = kernels.recombine(strategy.population, order, strategy.n_parents, strategy.segments, rng)
-    offspring = kernels.mutate(offspring, strategy.mutation_prob, strategy.mutation_scale, rng)
+    if strategy.mutation_target == "offspring":
+        offspring = kernels.mutate(offspring, strategy.mutation_prob, strategy.mutation_scale, rng)
     population, weight_fitness, is_offspring = kernels.replace_worst(strategy.population, fitness, order, offspring)
+    if strategy.mutation_target == "non_parents":
+        k = strategy.n_parents
+        population[:, k:] = kernels.mutate(population[:, k:].copy(), strategy.mutation_prob, strategy.mutation_scale, rng)
     if strategy.permutation == "all":
         population = kernels.permute_marked(population, kernels.mark_all(strategy.num_params, is_offspring), rng)
     elif strategy.permutation == "proportional":
@@ -86,9 +90,10 @@ def test_one_generation_keeps_shape_counts_and_tracks_the_best(permutation):
     assert strategy.generation == 3
 
 
+@pytest.mark.parametrize("mutation_target", ["offspring", "non_parents"])
 @pytest.mark.parametrize("permutation", MODES)
-def test_tell_is_the_composition_of_the_kernels(permutation):
-    strategy = CoSyNEStrategy(12, 16, segments=[0, 3, 7, 12], permutation=permutation, seed=3)
+def test_tell_is_the_composition_of_the_kernels(permutation, mutation_target):
+    strategy = CoSyNEStrategy(12, 16, segments=[0, 3, 7, 12], permutation=permutation, mutation_target=mutation_target, seed=3)
     for _ in range(4):
         fitness = sphere(strategy.ask()[:, :10])
         expected = expected_tell(strategy, fitness)
@@ -116,6 +121,20 @@ def test_without_permutation_or_mutation_survivors_are_kept_and_offspring_are_cr
         for start, end in [(0, 4), (4, 10)]:  # one cut per segment: a's prefix, then b's suffix
             from_b = (child_a[start:end] == b[start:end]) & (a[start:end] != b[start:end])
             assert np.all(np.diff(from_b.astype(int)) >= 0)
+
+
+def test_non_parents_target_mutates_everything_but_the_parents():
+    n, m = 40, 20
+    strategy = CoSyNEStrategy(n, m, mutation_prob=0.5, mutation_target="non_parents", permutation="none", seed=5)
+    old = strategy.population.copy()
+    fitness = sphere(old.T[:, :10])
+    order = np.argsort(-fitness)
+    strategy.tell(fitness)
+    k = strategy.n_parents
+    np.testing.assert_array_equal(strategy.population[:, :k], old[:, order[:k]])  # the parents are kept intact
+    survivors = strategy.population[:, k : m - strategy.n_offspring]
+    changed = survivors != old[:, order[k : m - strategy.n_offspring]]
+    assert 0.35 < changed.mean() < 0.65  # about mutation_prob of the surviving non-parents' weights moved
 
 
 @pytest.mark.parametrize("permutation", ["all", "proportional"])
@@ -196,6 +215,7 @@ def test_all_non_finite_fitness_runs_and_tracks_no_best():
         ({"mutation_scale": np.inf}, "mutation_scale"),
         ({"init_scale": -1.0}, "init_scale"),
         ({"permutation": "foo"}, "permutation"),
+        ({"mutation_target": "parents"}, "mutation_target"),
         ({"segments": [0, 3, 5]}, "segments"),
         ({"segments": [1, 3, 10]}, "segments"),
         ({"segments": [0, 5, 5, 10]}, "segments"),

@@ -5,10 +5,17 @@ import numpy as np
 from sb3_cosyne.core import kernels
 
 PERMUTATION_MODES = ("all", "proportional", "none")
+MUTATION_TARGETS = ("offspring", "non_parents")
 
 
 def check_hyperparameters(
-    pop_size: int, parent_fraction: float, mutation_prob: float, mutation_scale: float, permutation: str, init_scale: float
+    pop_size: int,
+    parent_fraction: float,
+    mutation_prob: float,
+    mutation_scale: float,
+    permutation: str,
+    init_scale: float,
+    mutation_target: str = "offspring",
 ) -> int:
     """
     Validate CoSyNE's hyperparameters and return the number of parents.
@@ -26,6 +33,8 @@ def check_hyperparameters(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if permutation not in PERMUTATION_MODES:
         raise ValueError(f"permutation must be one of {PERMUTATION_MODES}, got {permutation!r}")
+    if mutation_target not in MUTATION_TARGETS:
+        raise ValueError(f"mutation_target must be one of {MUTATION_TARGETS}, got {mutation_target!r}")
     n_parents = int(pop_size * parent_fraction)
     # The 2 * n_parents offspring replace the worst networks, so the parents must survive them.
     if pop_size < 4 or n_parents < 1 or 3 * n_parents > pop_size:
@@ -67,6 +76,9 @@ class CoSyNEStrategy:
     :param parent_fraction: fraction of the candidates that become parents (the paper's top quarter)
     :param mutation_prob: probability that each weight of a child is perturbed
     :param mutation_scale: scale of the Cauchy noise (truncated at magnitude 10)
+    :param mutation_target: ``"offspring"`` mutates only the new children (the paper's Algorithm 2);
+        ``"non_parents"`` mutates every candidate but the parents, children and surviving non-parents alike
+        (Gomez's reference code), which keeps subpopulations from collapsing onto a few values
     :param permutation: ``"all"`` permutes every weight but the new children's (the paper's experiments),
         ``"proportional"`` marks weights with the probability of paper Eq. 1, ``"none"`` never permutes
     :param init_scale: initial weights are drawn from ``U[-init_scale, init_scale]`` (around ``init_mean``)
@@ -87,6 +99,7 @@ class CoSyNEStrategy:
         parent_fraction: float = 0.25,
         mutation_prob: float = 0.3,
         mutation_scale: float = 0.3,
+        mutation_target: str = "offspring",
         permutation: str = "all",
         init_scale: float = 1.0,
         init_mean: np.ndarray | None = None,
@@ -96,7 +109,7 @@ class CoSyNEStrategy:
         rng: np.random.Generator | None = None,
     ) -> None:
         self.n_parents = check_hyperparameters(
-            pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale
+            pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale, mutation_target
         )
         if isinstance(num_params, bool) or not isinstance(num_params, (int, np.integer)) or num_params < 1:
             raise ValueError(f"num_params must be a positive int, got {num_params!r}")
@@ -108,6 +121,7 @@ class CoSyNEStrategy:
         self.parent_fraction = float(parent_fraction)
         self.mutation_prob = float(mutation_prob)
         self.mutation_scale = float(mutation_scale)
+        self.mutation_target = mutation_target
         self.permutation = permutation
         if stagnation is not None and (
             isinstance(stagnation, bool) or not isinstance(stagnation, (int, np.integer)) or stagnation < 1
@@ -173,8 +187,14 @@ class CoSyNEStrategy:
             return
 
         offspring = kernels.recombine(self.population, order, self.n_parents, self.segments, self.rng)
-        offspring = kernels.mutate(offspring, self.mutation_prob, self.mutation_scale, self.rng)
+        if self.mutation_target == "offspring":
+            offspring = kernels.mutate(offspring, self.mutation_prob, self.mutation_scale, self.rng)
         population, weight_fitness, is_offspring = kernels.replace_worst(self.population, fitness, order, offspring)
+        if self.mutation_target == "non_parents":
+            # replace_worst sorts the columns best first: the parents are the first n_parents.
+            population[:, self.n_parents :] = kernels.mutate(
+                np.ascontiguousarray(population[:, self.n_parents :]), self.mutation_prob, self.mutation_scale, self.rng
+            )
         if self.permutation == "all":
             population = kernels.permute_marked(population, kernels.mark_all(self.num_params, is_offspring), self.rng)
         elif self.permutation == "proportional":

@@ -68,6 +68,8 @@ class CoSyNE(BaseAlgorithm):
     :param parent_fraction: fraction of the networks that become parents (the paper's top quarter)
     :param mutation_prob: probability that a child's weight is perturbed (paper: 0.3)
     :param mutation_scale: scale of the Cauchy mutation noise, truncated at magnitude 10 (paper: 0.3)
+    :param mutation_target: ``"offspring"`` mutates only the new children (the paper's Algorithm 2),
+        ``"non_parents"`` every network but the parents (Gomez's reference code; fewer stalled runs on the pole tasks)
     :param permutation: ``"all"`` permutes every weight except the new children's (the paper's experiments),
         ``"proportional"`` marks weights with the probability of paper Eq. 1, ``"none"`` disables permutation
     :param n_eval_episodes: episodes per network per generation; its fitness is their mean return
@@ -112,6 +114,7 @@ class CoSyNE(BaseAlgorithm):
         parent_fraction: float = 0.25,
         mutation_prob: float = 0.3,
         mutation_scale: float = 0.3,
+        mutation_target: str = "offspring",
         permutation: str = "all",
         n_eval_episodes: int = 1,
         champion_episodes: int = 3,
@@ -129,7 +132,9 @@ class CoSyNE(BaseAlgorithm):
         device: th.device | str = "cpu",
         _init_setup_model: bool = True,
     ) -> None:
-        check_hyperparameters(pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale)
+        check_hyperparameters(
+            pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale, mutation_target
+        )
         self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
@@ -162,6 +167,7 @@ class CoSyNE(BaseAlgorithm):
         self.parent_fraction = parent_fraction
         self.mutation_prob = mutation_prob
         self.mutation_scale = mutation_scale
+        self.mutation_target = mutation_target
         self.permutation = permutation
         self.shared_starts = bool(shared_starts)
         self.init_scale = init_scale
@@ -211,6 +217,7 @@ class CoSyNE(BaseAlgorithm):
                 parent_fraction=self.parent_fraction,
                 mutation_prob=self.mutation_prob,
                 mutation_scale=self.mutation_scale,
+                mutation_target=self.mutation_target,
                 permutation=self.permutation,
                 init_scale=self.init_scale,
                 stagnation=self.stagnation,
