@@ -73,12 +73,14 @@ def _seeded_starts(env: gym.Env, seeds: np.ndarray, state: Callable[[gym.Env], n
 
     :param state: reads the env's state in the layout the port's step reads
     """
-    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for seed in np.unique(seeds):
+    unique, episode_seed = np.unique(seeds, return_inverse=True)
+    states, observations = [], []
+    for seed in unique:
         obs, _ = env.reset(seed=int(seed))
-        cache[int(seed)] = state(env), np.asarray(obs, dtype=np.float64).ravel()
-    starts = [cache[int(seed)] for seed in seeds.ravel()]
-    return np.stack([start for start, _ in starts]), np.stack([obs for _, obs in starts])
+        states.append(state(env))
+        observations.append(np.asarray(obs, dtype=np.float64).ravel())
+    episode_seed = episode_seed.ravel()
+    return np.stack(states)[episode_seed], np.stack(observations)[episode_seed]
 
 
 def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> CompiledRollout:
@@ -99,7 +101,6 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
             policy.layer_sizes,
             policy.with_bias,
             policy.activation_code,
-            policy.state_dim,
             starts,
             first_obs,
             constants,

@@ -8,37 +8,45 @@ VecEnv path's, bit for bit.
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.forward import mlp_forward
+from sb3_cosyne.cosyne.forward import lane_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
 from sb3_cosyne.envs.physics import advance, has_failed
 
 
 @njit(cache=True)
-def rollout_buffers(k: int, obs_dim: int, state_dim: int):
+def rollout_buffers(k: int, obs_dim: int, layer_sizes: np.ndarray):
     """
     The outputs and work buffers every compiled rollout needs.
 
-    :return: returns and lengths (``(k,)`` each), the observation, its running sum and sum of squares
-        (``(obs_dim,)`` each), the network input buffer ``(1, obs_dim + state_dim)`` and recurrent state ``(1, state_dim)``
+    :param k: episodes
+    :param obs_dim: observation size
+    :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
+    :return: returns and lengths (``(k,)`` each); the observation, its running sum and sum of squares
+        (``(obs_dim,)`` each); the network's buffers for :func:`network_outputs`: its recurrent state
+        (``(layer_sizes[0] - obs_dim,)``, to be zeroed at each episode start) and two work vectors
     """
+    width = layer_sizes.max()
     return (
         np.zeros(k),
         np.zeros(k, dtype=np.int64),
         np.zeros(obs_dim),
         np.zeros(obs_dim),
         np.zeros(obs_dim),
-        np.zeros((1, obs_dim + state_dim)),
-        np.zeros((1, state_dim)),
+        np.zeros(layer_sizes[0] - obs_dim),
+        np.zeros(width),
+        np.zeros(width),
     )
 
 
-@njit(cache=True)
+# Inlined into the rollout loops: passing arrays to a call costs atomic reference counting at every step.
+@njit(cache=True, inline="always")
 def network_outputs(
     net: np.ndarray,
     obs: np.ndarray,
-    inputs: np.ndarray,
     hidden: np.ndarray,
+    h: np.ndarray,
+    nxt: np.ndarray,
     obs_mean: np.ndarray,
     obs_std: np.ndarray,
     normalize: bool,
@@ -51,13 +59,14 @@ def network_outputs(
     """
     One network's outputs for one observation inside a compiled rollout, exactly as the batched evaluation
     computes them: normalisation (the raw observation also added to the statistics' sums), the recurrent
-    state beside it, the Numba forward.
+    state beside it, the Numba forward; nothing is allocated.
 
-    :param net: the network's chromosome, shape ``(1, n)``
+    :param net: the network's chromosome, shape ``(n,)``
     :param obs: the raw flat observation, float64
-    :param inputs: work buffer, shape ``(1, obs_dim + state_dim)``
-    :param hidden: the recurrent state, shape ``(1, state_dim)``, updated in place
-    :return: the outputs, shape ``(output_dim,)``
+    :param hidden: the recurrent state, shape ``(state_dim,)``, updated in place
+    :param h: work buffer from :func:`rollout_buffers`; it holds the outputs on return
+    :param nxt: work buffer from :func:`rollout_buffers`
+    :return: the outputs, shape ``(output_dim,)`` (a view of ``h``, valid until the next call)
     """
     obs_dim = obs.shape[0]
     for i in range(obs_dim):
@@ -66,10 +75,11 @@ def network_outputs(
             obs_sum[i] += value
             obs_sq_sum[i] += value * value
             value = min(max((value - obs_mean[i]) / obs_std[i], -OBS_CLIP), OBS_CLIP)
-        inputs[0, i] = value
-    for i in range(hidden.shape[1]):
-        inputs[0, obs_dim + i] = hidden[0, i]
-    return mlp_forward(net, inputs, layer_sizes, with_bias, activation, hidden)[0]
+        h[i] = value
+    for i in range(hidden.shape[0]):
+        h[obs_dim + i] = hidden[i]
+    lane_forward(net, h, nxt, layer_sizes, with_bias, activation, hidden)
+    return h[: layer_sizes[-1]]
 
 
 @njit(cache=True)
@@ -78,7 +88,6 @@ def pole_rollouts(
     layer_sizes: np.ndarray,
     with_bias: bool,
     activation: int,
-    state_dim: int,
     starts: np.ndarray,
     obs_index: np.ndarray,
     obs_scale: np.ndarray,
@@ -95,7 +104,6 @@ def pole_rollouts(
     :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
     :param with_bias: whether neurons have biases
     :param activation: the hidden activation's code
-    :param state_dim: recurrent units (0 for a feed-forward network)
     :param starts: the physical start state of each network's episode, shape ``(k, 2 + 2 * n_poles)``
     :param obs_index: state indices observed
     :param obs_scale: divisor of each observed value
@@ -109,11 +117,11 @@ def pole_rollouts(
     """
     k = params.shape[0]
     obs_dim = obs_index.shape[0]
-    returns, lengths, obs, obs_sum, obs_sq_sum, inputs, hidden = rollout_buffers(k, obs_dim, state_dim)
+    returns, lengths, obs, obs_sum, obs_sq_sum, hidden, h, nxt = rollout_buffers(k, obs_dim, layer_sizes)
     obs_count = 0
     jiggle = np.zeros(DAMPING_WINDOW)
     for j in range(k):
-        net = params[j : j + 1]
+        net = params[j]
         state = starts[j].copy()
         hidden[:] = 0.0
         jiggle[:] = 0.0
@@ -122,7 +130,7 @@ def pole_rollouts(
             for i in range(obs_dim):
                 obs[i] = state[obs_index[i]] / obs_scale[i]
             output = network_outputs(
-                net, obs, inputs, hidden, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
+                net, obs, hidden, h, nxt, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
             )[0]
             obs_count += normalize
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
@@ -177,7 +185,6 @@ def run_pole_rollouts(
         policy.layer_sizes,
         policy.with_bias,
         policy.activation_code,
-        policy.state_dim,
         np.ascontiguousarray(starts, dtype=np.float64),
         obs_index,
         obs_scale,

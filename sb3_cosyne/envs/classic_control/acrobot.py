@@ -51,10 +51,9 @@ def acrobot_constants(env: AcrobotEnv) -> np.ndarray:
 
 
 @njit(cache=True)
-def _derivatives(y: np.ndarray, c: np.ndarray) -> tuple[float, float, float, float]:
-    """``AcrobotEnv._dsdt``: the time derivatives of ``(θ1, θ2, θ̇1, θ̇2)`` under the torque ``y[4]``."""
+def _derivatives(y: tuple[float, float, float, float], a: float, c: np.ndarray) -> tuple[float, float, float, float]:
+    """``AcrobotEnv._dsdt``: the time derivatives of ``y = (θ1, θ2, θ̇1, θ̇2)`` under the torque ``a``."""
     m2, moi, two = c[11], c[12], c[20]
-    a = y[4]
     theta1, theta2, dtheta1, dtheta2 = y[0], y[1], y[2], y[3]
     d1 = c[0] + m2 * (c[1] + c[2] * np.cos(theta2)) + moi + moi
     d2 = m2 * (c[3] + c[4] * np.cos(theta2)) + moi
@@ -74,6 +73,14 @@ def _derivatives(y: np.ndarray, c: np.ndarray) -> tuple[float, float, float, flo
 
 
 @njit(cache=True)
+def _stage(
+    y: tuple[float, float, float, float], h: float, k: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """``y + h * k``, a Runge-Kutta stage's state."""
+    return y[0] + h * k[0], y[1] + h * k[1], y[2] + h * k[2], y[3] + h * k[3]
+
+
+@njit(cache=True)
 def _wrap(x: float, low: float, high: float) -> float:
     """gymnasium's Acrobot ``wrap``: shift by whole turns into [low, high]."""
     diff = high - low
@@ -84,7 +91,7 @@ def _wrap(x: float, low: float, high: float) -> float:
     return x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acrobot_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``AcrobotEnv.step`` (without torque noise): one Runge-Kutta step, wrapping, bounds, termination, reward.
@@ -95,23 +102,14 @@ def acrobot_step(state: np.ndarray, action: float, constants: np.ndarray) -> tup
     :return: the reward (−1, or 0 on reaching the height) and whether the tip reached the height
     """
     dt, max_vel_1, max_vel_2 = constants[14], constants[15], constants[16]
-    y0 = np.empty(5)
-    y0[:4] = state[:4]
-    y0[4] = constants[17 + int(action)]
-    # rk4(derivs, y0, [0, dt]): one step; the torque's derivative is 0, so it stays y0[4] in every stage.
+    y0 = (state[0], state[1], state[2], state[3])
+    torque = constants[17 + int(action)]
+    # rk4(derivs, y0, [0, dt]): one step; the torque's derivative is 0, so it is the same in every stage.
     dt2 = dt / 2.0
-    k1 = _derivatives(y0, constants)
-    y = np.empty(5)
-    y[4] = y0[4]
-    for i in range(4):
-        y[i] = y0[i] + dt2 * k1[i]
-    k2 = _derivatives(y, constants)
-    for i in range(4):
-        y[i] = y0[i] + dt2 * k2[i]
-    k3 = _derivatives(y, constants)
-    for i in range(4):
-        y[i] = y0[i] + dt * k3[i]
-    k4 = _derivatives(y, constants)
+    k1 = _derivatives(y0, torque, constants)
+    k2 = _derivatives(_stage(y0, dt2, k1), torque, constants)
+    k3 = _derivatives(_stage(y0, dt2, k2), torque, constants)
+    k4 = _derivatives(_stage(y0, dt, k3), torque, constants)
     for i in range(4):
         state[i] = y0[i] + dt / 6.0 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i])
     state[0] = _wrap(state[0], -pi, pi)
@@ -122,7 +120,7 @@ def acrobot_step(state: np.ndarray, action: float, constants: np.ndarray) -> tup
     return 0.0 if terminated else -1.0, terminated
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acrobot_observe(state: np.ndarray, obs: np.ndarray) -> None:
     """gymnasium's Acrobot observation ``(cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2)`` (float32 values), written into ``obs``."""
     obs[0] = np.float32(np.cos(state[0]))

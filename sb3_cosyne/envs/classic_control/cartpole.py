@@ -25,7 +25,7 @@ def cartpole_constants(env: CartPoleEnv) -> np.ndarray:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cartpole_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``CartPoleEnv.step``: physics, termination and reward.

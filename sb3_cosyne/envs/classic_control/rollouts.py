@@ -3,7 +3,9 @@
 One loop serves every port: it runs the network on the observation, turns the outputs into the action as
 CoSyNE's batched evaluation does, and calls the port's step and observation through :func:`env_step` and
 :func:`env_observe`, which dispatch on the port's code. (Numba compiles a loop that receives a step function
-as an argument anew in every process, so the dispatch keeps the loop in Numba's on-disk cache.)
+as an argument anew in every process, so the dispatch keeps the loop in Numba's on-disk cache.) The steps,
+observations and network are inlined into the loop (``inline="always"``): a call that passes arrays costs two
+atomic reference-count updates per array, which at every step would cost more than many a port's physics.
 """
 
 import numpy as np
@@ -19,7 +21,7 @@ from sb3_cosyne.envs.rollout import network_outputs, rollout_buffers
 CARTPOLE, PENDULUM, ACROBOT, MOUNTAIN_CAR, CONTINUOUS_MOUNTAIN_CAR = range(5)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def env_step(env: int, state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """The step of the port ``env``: advances ``state`` in place, returns the reward and whether the episode terminated."""
     if env == CARTPOLE:
@@ -33,7 +35,7 @@ def env_step(env: int, state: np.ndarray, action: float, constants: np.ndarray) 
     return continuous_mountain_car_step(state, action, constants)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def env_observe(env: int, state: np.ndarray, obs: np.ndarray) -> None:
     """The observation of the port ``env`` in ``state`` (float32 values), written into ``obs``."""
     if env == PENDULUM:
@@ -53,7 +55,6 @@ def classic_rollouts(
     layer_sizes: np.ndarray,
     with_bias: bool,
     activation: int,
-    state_dim: int,
     starts: np.ndarray,
     first_obs: np.ndarray,
     constants: np.ndarray,
@@ -73,7 +74,6 @@ def classic_rollouts(
     :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
     :param with_bias: whether neurons have biases
     :param activation: the hidden activation's code
-    :param state_dim: recurrent units (0 for a feed-forward network)
     :param starts: each episode's state after the env's seeded ``reset``, shape ``(k, state size)``
     :param first_obs: the observation that ``reset`` returned, shape ``(k, obs_dim)``
     :param constants: the env's settings, in the port's layout
@@ -87,18 +87,18 @@ def classic_rollouts(
         observations (for normalisation statistics)
     """
     k = params.shape[0]
-    returns, lengths, obs, obs_sum, obs_sq_sum, inputs, hidden = rollout_buffers(k, first_obs.shape[1], state_dim)
+    returns, lengths, obs, obs_sum, obs_sq_sum, hidden, h, nxt = rollout_buffers(k, first_obs.shape[1], layer_sizes)
     obs_count = 0
     state = np.empty(starts.shape[1])
     for j in range(k):
-        net = params[j : j + 1]
+        net = params[j]
         state[:] = starts[j]
         obs[:] = first_obs[j]
         hidden[:] = 0.0
         steps, total = 0, 0.0
         while True:
             outputs = network_outputs(
-                net, obs, inputs, hidden, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
+                net, obs, hidden, h, nxt, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
             )
             obs_count += normalize
             if discrete:
