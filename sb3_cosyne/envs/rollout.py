@@ -11,7 +11,7 @@ from numba import njit
 from sb3_cosyne.cosyne.forward import lane_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
-from sb3_cosyne.envs.physics import advance, has_failed
+from sb3_cosyne.envs.physics import advance_in_place, has_failed
 
 
 @njit(cache=True)
@@ -120,9 +120,11 @@ def pole_rollouts(
     returns, lengths, obs, obs_sum, obs_sq_sum, hidden, h, nxt = rollout_buffers(k, obs_dim, layer_sizes)
     obs_count = 0
     jiggle = np.zeros(DAMPING_WINDOW)
+    state = np.empty(starts.shape[1])
+    work = np.empty((5, starts.shape[1]))
     for j in range(k):
         net = params[j]
-        state = starts[j].copy()
+        state[:] = starts[j]
         hidden[:] = 0.0
         jiggle[:] = 0.0
         steps, balanced, total = 0, 0, 0.0
@@ -135,7 +137,7 @@ def pole_rollouts(
             obs_count += normalize
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
             action = np.float32(min(max(-1.0 + 0.5 * (np.tanh(output) + 1.0) * 2.0, -1.0), 1.0))
-            state = advance(state, np.float64(action))
+            advance_in_place(state, np.float64(action), work)
             steps += 1
             failed = has_failed(state)
             if damping_steps == 0:
