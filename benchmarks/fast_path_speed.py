@@ -7,7 +7,8 @@ For every env with a compiled port, in one run:
   generation is in training: one episode per network from shared seeded starts, new seeds for every
   generation, until ``--steps`` env steps are done; network forward, physics, reward and the seeded resets
   all count. The networks: the env's tuned ``cosyne.yml`` entry (policy, initial weight scale, observation
-  normalisation), or the paper table's network for the pole tasks; the population is the one CoSyNE starts from.
+  normalisation), or the paper table's network for the pole tasks; the population is the one CoSyNE starts from,
+  or the one it has after ``--generations`` generations of training.
 * **Python env**: the same env made by ``gym.make`` (with gymnasium's standard wrappers, as CoSyNE's lanes have it)
   stepped with uniformly random actions drawn beforehand, ``reset(seed=...)`` at every episode end, for
   ``--python-steps`` steps; no network.
@@ -31,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from benchmarks.paper_table import TASKS
-from sb3_cosyne import CoSyNE
+from sb3_cosyne import CoSyNE, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
 from sb3_cosyne.cosyne.fast_path import compiled_rollout
 from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
@@ -42,8 +43,12 @@ GYMNASIUM_ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarCon
 ENVS = [*POLE_TASKS, *GYMNASIUM_ENVS]
 
 
-def make_model(env_id: str, pop_size: int) -> CoSyNE:
-    """CoSyNE as it trains on ``env_id``: the yml entry's settings, or the paper table's network for a pole task."""
+def make_model(env_id: str, pop_size: int, generations: int) -> CoSyNE:
+    """
+    CoSyNE as it trains on ``env_id``: the yml entry's settings, or the paper table's network for a pole task.
+
+    :param generations: generations to train first (0: the population CoSyNE starts from)
+    """
     if env_id in POLE_TASKS:
         task = POLE_TASKS[env_id]
         policy, kwargs = task.policy_class, dict(init_scale=task.init_scale, policy_kwargs=dict(net_arch=task.net_arch))
@@ -53,13 +58,17 @@ def make_model(env_id: str, pop_size: int) -> CoSyNE:
         except KeyError:
             policy, kwargs = "MlpPolicy", {}
     kwargs.update(pop_size=pop_size, n_eval_episodes=1, seed=0)
-    return CoSyNE(policy, env_id, **kwargs)
+    model = CoSyNE(policy, env_id, **kwargs)
+    for _ in range(generations):
+        model.learn(1, reset_num_timesteps=False)  # one generation
+    return model
 
 
 def network_name(model: CoSyNE) -> str:
     policy = model.policy
-    hidden = "×".join(str(n) for n in policy.net_arch) or "no hidden layer"
-    return f"{type(policy).__name__.removeprefix('CoSyNE')} ({hidden}), {policy.num_params} weights"
+    name = {MlpPolicy: "MlpPolicy", LinearPolicy: "LinearPolicy", RecurrentPolicy: "RecurrentPolicy"}[type(policy)]
+    hidden = f"[{', '.join(str(n) for n in policy.net_arch)}]"
+    return f"{name} {hidden}, {policy.num_params} weights"
 
 
 def rollout_rate(model: CoSyNE, evaluate, min_steps: int, seed: int) -> float:
@@ -95,7 +104,7 @@ def python_env_rate(env_id: str, n_steps: int, seed: int) -> float:
 
 
 def measure(env_id: str, args: argparse.Namespace) -> dict[str, Any]:
-    model = make_model(env_id, args.pop_size)
+    model = make_model(env_id, args.pop_size, args.generations)
     fast = compiled_rollout(model.env)
     assert fast is not None, f"{env_id} has no compiled port"
 
@@ -134,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=ENVS, choices=ENVS)
     parser.add_argument("--pop-size", type=int, default=20, help="networks in the population")
+    parser.add_argument("--generations", type=int, default=0, help="train this many generations before measuring")
     parser.add_argument("--repeats", type=int, default=5, help="the table gives the median of this many measures")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per measure of the fast path")
     parser.add_argument("--python-steps", type=int, default=20_000, help="env steps per measure of the Python paths")
@@ -146,11 +156,11 @@ def main() -> None:
     for env_id in args.envs:
         results.append(measure(env_id, args))
         print(table(results[-1:]).splitlines()[-1], flush=True)
-    command = f"python -m benchmarks.fast_path_speed --repeats {args.repeats} --pop-size {args.pop_size}"
-    footer = (
-        f"\n\nMedians of {args.repeats} measures of env steps per CPU second (one core), `{command}`; "
-        f"fast path: {args.steps:,} steps per measure, Python env and VecEnv path: {args.python_steps:,}."
+    command = (
+        f"python -m benchmarks.fast_path_speed --repeats {args.repeats} --pop-size {args.pop_size} "
+        f"--generations {args.generations} --steps {args.steps} --python-steps {args.python_steps}"
     )
+    footer = f"\n\nMedians of {args.repeats} measures of env steps per CPU second (one core), `{command}`."
     print("\n" + table(results) + footer)
     if args.markdown:
         with open(args.markdown, "w") as file:
