@@ -19,7 +19,7 @@ from sb3_cosyne.cosyne.evaluation import EvaluationResult
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.envs.cartpole import CartPoleEnv
 from sb3_cosyne.envs.classic_control import PORTS, ClassicPort, classic_rollouts
-from sb3_cosyne.envs.rollout import run_pole_rollouts
+from sb3_cosyne.envs.rollout import normalization, run_pole_rollouts
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
 
@@ -92,10 +92,9 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
     obs_dim = int(np.prod(env.observation_space.shape))
 
     def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
-        mean, std = obs_stats
-        normalize = mean is not None
+        obs_norm, normalize = normalization(obs_stats, obs_dim)
         starts, first_obs = _seeded_starts(env, seeds, port.state)
-        returns, lengths, count, obs_sum, obs_sq_sum = classic_rollouts(
+        returns, lengths, count, moments = classic_rollouts(
             port.code,
             np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
             policy.layer_sizes,
@@ -107,13 +106,12 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
             discrete,
             low,
             high,
-            mean if normalize else np.zeros(obs_dim),
-            std if normalize else np.ones(obs_dim),
+            obs_norm,
             normalize,
             limit,
         )
         shape = seeds.shape
-        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), moments[0], moments[1])
 
     return rollout
 

@@ -45,8 +45,7 @@ def _activate(value: float, code: int) -> float:
 @njit(cache=True, inline="always")
 def lane_forward(
     params: np.ndarray,
-    h: np.ndarray,
-    nxt: np.ndarray,
+    work: np.ndarray,
     layer_sizes: np.ndarray,
     with_bias: bool,
     activation: int,
@@ -56,9 +55,8 @@ def lane_forward(
     One network's forward pass in place, allocating nothing (the compiled rollouts call it at every step).
 
     :param params: the network's parameter vector, in the chromosome layout
-    :param h: holds the inputs (first ``layer_sizes[0]`` entries) on entry and the outputs (first
-        ``layer_sizes[-1]``) on return; length ``layer_sizes.max()``
-    :param nxt: work buffer, length ``layer_sizes.max()``
+    :param work: shape ``(2, layer_sizes.max())``; row 0 holds the inputs (first ``layer_sizes[0]`` entries) on
+        entry and the outputs (first ``layer_sizes[-1]``) on return, row 1 is scratch
     :param layer_sizes: units per layer, inputs first and outputs last
     :param with_bias: whether every neuron has a bias after its weights
     :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
@@ -74,14 +72,14 @@ def lane_forward(
             start = offset + k * stride
             total = params[start + n_in] if with_bias else 0.0
             for i in range(n_in):
-                total += params[start + i] * h[i]
-            nxt[k] = total if layer == n_layers - 1 else _activate(total, activation)
+                total += params[start + i] * work[0, i]
+            work[1, k] = total if layer == n_layers - 1 else _activate(total, activation)
         offset += n_out * stride
         for k in range(n_out):
-            h[k] = nxt[k]
+            work[0, k] = work[1, k]
         if layer == n_layers - 2:
             for k in range(last_hidden.shape[0]):
-                last_hidden[k] = h[k]
+                last_hidden[k] = work[0, k]
 
 
 @njit(cache=True)
@@ -107,13 +105,11 @@ def mlp_forward(
     """
     lanes = params.shape[0]
     outputs = np.empty((lanes, layer_sizes[-1]))
-    width = layer_sizes.max()
-    h = np.empty(width)
-    nxt = np.empty(width)
+    work = np.empty((2, layer_sizes.max()))
     for b in range(lanes):
         for i in range(layer_sizes[0]):
-            h[i] = inputs[b, i]
-        lane_forward(params[b], h, nxt, layer_sizes, with_bias, activation, last_hidden[b])
+            work[0, i] = inputs[b, i]
+        lane_forward(params[b], work, layer_sizes, with_bias, activation, last_hidden[b])
         for k in range(layer_sizes[-1]):
-            outputs[b, k] = h[k]
+            outputs[b, k] = work[0, k]
     return outputs

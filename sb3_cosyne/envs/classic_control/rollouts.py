@@ -61,8 +61,7 @@ def classic_rollouts(
     discrete: bool,
     action_low: float,
     action_high: float,
-    obs_mean: np.ndarray,
-    obs_std: np.ndarray,
+    obs_norm: np.ndarray,
     normalize: bool,
     max_steps: int,
 ):
@@ -79,15 +78,14 @@ def classic_rollouts(
     :param constants: the env's settings, in the port's layout
     :param discrete: a ``Discrete`` action (the argmax of the outputs), else a one-dimensional ``Box`` (``tanh``
         of the output rescaled to ``[action_low, action_high]``, float32)
-    :param obs_mean: observation mean for normalisation
-    :param obs_std: observation standard deviation for normalisation
+    :param obs_norm: observation mean and standard deviation for normalisation, rows of ``(2, obs_dim)``
     :param normalize: whether to normalise observations
     :param max_steps: the time limit (truncation)
-    :return: returns and lengths, shape ``(k,)`` each, and the count, sum and sum of squares of the raw
-        observations (for normalisation statistics)
+    :return: returns and lengths, shape ``(k,)`` each, and the count, and sum and sum of squares (rows of
+        ``(2, obs_dim)``), of the raw observations (for normalisation statistics)
     """
     k = params.shape[0]
-    returns, lengths, obs, obs_sum, obs_sq_sum, hidden, h, nxt = rollout_buffers(k, first_obs.shape[1], layer_sizes)
+    returns, lengths, obs, obs_moments, hidden, net_work = rollout_buffers(k, first_obs.shape[1], layer_sizes)
     obs_count = 0
     state = np.empty(starts.shape[1])
     for j in range(k):
@@ -97,14 +95,12 @@ def classic_rollouts(
         hidden[:] = 0.0
         steps, total = 0, 0.0
         while True:
-            outputs = network_outputs(
-                net, obs, hidden, h, nxt, obs_mean, obs_std, normalize, obs_sum, obs_sq_sum, layer_sizes, with_bias, activation
-            )
+            network_outputs(net, obs, hidden, net_work, obs_norm, normalize, obs_moments, layer_sizes, with_bias, activation)
             obs_count += normalize
             if discrete:
-                action = np.float64(np.argmax(outputs))
+                action = np.float64(np.argmax(net_work[0, : layer_sizes[-1]]))
             else:
-                scaled = action_low + 0.5 * (np.tanh(outputs[0]) + 1.0) * (action_high - action_low)
+                scaled = action_low + 0.5 * (np.tanh(net_work[0, 0]) + 1.0) * (action_high - action_low)
                 action = np.float64(np.float32(min(max(scaled, action_low), action_high)))
             reward, terminated = env_step(env, state, action, constants)
             total += reward
@@ -114,4 +110,4 @@ def classic_rollouts(
             env_observe(env, state, obs)
         returns[j] = total
         lengths[j] = steps
-    return returns, lengths, obs_count, obs_sum, obs_sq_sum
+    return returns, lengths, obs_count, obs_moments
