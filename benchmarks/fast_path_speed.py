@@ -12,7 +12,8 @@ For every env with a compiled port, in one run:
 * **Python env**: the same env made by ``gym.make`` (with gymnasium's standard wrappers, as CoSyNE's lanes have it)
   stepped with uniformly random actions drawn beforehand, ``reset(seed=...)`` at every episode end, for
   ``--python-steps`` steps; no network.
-* **VecEnv path**: the same population evaluated on CoSyNE's VecEnv (``fast_path=False``), for reference.
+* **VecEnv path**: the same population evaluated on CoSyNE's VecEnv (``fast_path=False``), one network at a
+  time, for at least ``--python-steps`` steps; for reference.
 
 Each measure is repeated ``--repeats`` times (other seeds each time); the table gives the medians of the
 steps per CPU second (``time.process_time``, one process, one core) and their ratios.
@@ -71,15 +72,24 @@ def network_name(model: CoSyNE) -> str:
     return f"{name} {hidden}, {policy.num_params} weights"
 
 
-def rollout_rate(model: CoSyNE, evaluate, min_steps: int, seed: int) -> float:
-    """Steps per CPU second of ``evaluate`` on the model's population, generation after generation (new seeds each)."""
-    params = model.strategy.ask()
+def rollout_rate(model: CoSyNE, evaluate, min_steps: int, seed: int, batch: int | None = None) -> float:
+    """
+    Steps per CPU second of ``evaluate`` on the model's population, one episode per network from shared seeded
+    starts, new seeds for every batch, until ``min_steps`` steps are done.
+
+    :param batch: networks per call, the whole population by default (a generation); fewer keep a slow path's
+        measure short when episodes are long
+    """
+    population = model.strategy.ask()
+    batch = len(population) if batch is None else batch
     stats = model._obs_stats()
     rng = np.random.default_rng(seed)
-    steps, start = 0, time.process_time()
+    steps, calls, start = 0, 0, time.process_time()
     while steps < min_steps:
-        seeds = np.broadcast_to(rng.integers(0, 2**31 - 1, size=(1, 1)), (len(params), 1))
+        params = np.roll(population, -calls * batch, axis=0)[:batch]
+        seeds = np.broadcast_to(rng.integers(0, 2**31 - 1, size=(1, 1)), (batch, 1))
         steps += int(evaluate(model.policy, params, seeds, stats).lengths.sum())
+        calls += 1
     return steps / (time.process_time() - start)
 
 
@@ -116,7 +126,7 @@ def measure(env_id: str, args: argparse.Namespace) -> dict[str, Any]:
         {
             "fast_path": rollout_rate(model, fast, args.steps, repeat),
             "python_env": python_env_rate(env_id, args.python_steps, repeat),
-            "vec_env_path": rollout_rate(model, vec_env_path, args.python_steps, repeat),
+            "vec_env_path": rollout_rate(model, vec_env_path, args.python_steps, repeat, batch=1),
         }
         for repeat in range(args.repeats)
     ]
