@@ -6,6 +6,8 @@ CoSyNE's batched evaluation does, and calls the port's step and observation thro
 as an argument anew in every process, so the dispatch keeps the loop in Numba's on-disk cache.) The steps,
 observations and network are inlined into the loop (``inline="always"``): a call that passes arrays costs two
 atomic reference-count updates per array, which at every step would cost more than many a port's physics.
+Numba's on-disk cache of the loop follows this file's timestamp only: after editing a port's module (or the
+network's), delete the ``__pycache__`` ``*.nbi``/``*.nbc`` files or touch this file.
 """
 
 import numpy as np
