@@ -1,8 +1,11 @@
-"""Small envs for every observation and action space kind CoSyNE supports."""
+"""Small envs for every observation and action space kind CoSyNE supports; the fast path vs VecEnv path check."""
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.fast_path import compiled_rollout
 
 
 class SpaceEnv(gym.Env):
@@ -51,3 +54,16 @@ ACTION_SPACES = {
     "multidiscrete": spaces.MultiDiscrete([2, 3]),
     "multibinary": spaces.MultiBinary(2),
 }
+
+
+def assert_fast_path_equals_vec_env_path(env, policy, params, seeds, stats) -> EvaluationResult:
+    """Evaluate ``params`` both ways; returns, lengths and observation statistics must agree. Returns the compiled result."""
+    fast = compiled_rollout(env)(policy, params, seeds, stats)
+    slow = evaluate_networks(env, policy, params, seeds, stats)
+    np.testing.assert_array_equal(fast.returns, slow.returns)
+    np.testing.assert_array_equal(fast.lengths, slow.lengths)
+    assert fast.obs_count == slow.obs_count
+    # The VecEnv path sums observations lane batch by lane batch, in another order.
+    np.testing.assert_allclose(fast.obs_sum, slow.obs_sum, rtol=1e-12)
+    np.testing.assert_allclose(fast.obs_sq_sum, slow.obs_sq_sum, rtol=1e-12)
+    return fast

@@ -1,17 +1,16 @@
 """The compiled fast path: envs whose whole episodes CoSyNE can run in one Numba loop.
 
-The envs: the paper's pole-balancing tasks and gymnasium's CartPole and Pendulum. An env qualifies when every lane of a
-``DummyVecEnv`` is one of these envs (the exact class, with the same settings) wrapped only by the standard
-wrappers that change nothing but bookkeeping (SB3's ``Monitor``, gymnasium's ``TimeLimit``,
-``OrderEnforcing``, ``PassiveEnvChecker``). Anything else runs on the lanes of the VecEnv.
+The envs: the paper's pole-balancing tasks and gymnasium's CartPole, Pendulum, Acrobot, MountainCar and
+MountainCarContinuous. An env qualifies when every lane of a ``DummyVecEnv`` is one of these envs (the exact
+class, with the same settings) wrapped only by the standard wrappers that change nothing but bookkeeping (SB3's
+``Monitor``, gymnasium's ``TimeLimit``, ``OrderEnforcing``, ``PassiveEnvChecker``). Anything else runs on the
+lanes of the VecEnv.
 """
 
 from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.envs.classic_control.cartpole import CartPoleEnv as ClassicCartPole
-from gymnasium.envs.classic_control.pendulum import PendulumEnv as ClassicPendulum
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -19,8 +18,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from sb3_cosyne.cosyne.evaluation import EvaluationResult
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.envs.cartpole import CartPoleEnv
-from sb3_cosyne.envs.classic_control import cartpole_rollouts, pendulum_rollouts
-from sb3_cosyne.envs.rollout import run_pole_rollouts
+from sb3_cosyne.envs.classic_control import PORTS, ClassicPort, classic_rollouts
+from sb3_cosyne.envs.rollout import normalization, run_pole_rollouts
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
 
@@ -67,55 +66,73 @@ def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
     return rollout
 
 
-def _seeded_starts(env: gym.Env, seeds: np.ndarray) -> np.ndarray:
-    """The env's start state after ``reset(seed=s)`` for every seed, one row per episode (repeated seeds reset once)."""
-    cache: dict[int, np.ndarray] = {}
-    for seed in np.unique(seeds):
-        env.reset(seed=int(seed))
-        cache[int(seed)] = np.array(env.unwrapped.state, dtype=np.float64)
-    return np.stack([cache[int(seed)] for seed in seeds.ravel()])
+def _seeded_starts(env: gym.Env, seeds: np.ndarray, state: Callable[[gym.Env], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """
+    The env's state and observation after ``reset(seed=s)`` for every seed, one row per episode (repeated seeds
+    reset once).
+
+    :param state: reads the env's state in the layout the port's step reads
+    """
+    unique, episode_seed = np.unique(seeds, return_inverse=True)
+    states, observations = [], []
+    for seed in unique:
+        obs, _ = env.reset(seed=int(seed))
+        states.append(state(env))
+        observations.append(np.asarray(obs, dtype=np.float64).ravel())
+    episode_seed = episode_seed.ravel()
+    return np.stack(states)[episode_seed], np.stack(observations)[episode_seed]
 
 
-def _classic_rollout(env: gym.Env, max_steps: int | None, kernel: Callable, env_args: tuple, obs_dim: int) -> CompiledRollout:
-    """
-    The rollout of a classic-control port: starts from the env's own seeded resets, then ``kernel`` (whose
-    arguments are the network's, the starts, ``env_args``, the observation statistics and the time limit).
-    """
+def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> CompiledRollout:
+    """The rollout of a classic-control port: from the env's own seeded resets, then :func:`classic_rollouts`."""
     limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+    constants = port.constants(env)
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
+    low, high = (0.0, 0.0) if discrete else (float(env.action_space.low[0]), float(env.action_space.high[0]))
+    obs_dim = int(np.prod(env.observation_space.shape))
 
     def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
-        mean, std = obs_stats
-        normalize = mean is not None
-        returns, lengths, count, obs_sum, obs_sq_sum = kernel(
+        obs_norm, normalize = normalization(obs_stats, obs_dim)
+        starts, first_obs = _seeded_starts(env, seeds, port.state)
+        returns, lengths, count, moments = classic_rollouts(
+            port.code,
             np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
             policy.layer_sizes,
             policy.with_bias,
             policy.activation_code,
-            policy.state_dim,
-            _seeded_starts(env, seeds),
-            *env_args,
-            mean if normalize else np.zeros(obs_dim),
-            std if normalize else np.ones(obs_dim),
+            starts,
+            first_obs,
+            constants,
+            discrete,
+            low,
+            high,
+            obs_norm,
             normalize,
             limit,
         )
         shape = seeds.shape
-        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), moments[0], moments[1])
 
     return rollout
 
 
-def _cartpole_rollout(env: ClassicCartPole, max_steps: int | None) -> CompiledRollout:
-    constants = np.array([env.gravity, env.masspole, env.total_mass, env.length, env.polemass_length, env.force_mag, env.tau])
-    thresholds = np.array([env.x_threshold, env.theta_threshold_radians])
-    env_args = (constants, thresholds, env.kinematics_integrator == "euler", env._sutton_barto_reward)
-    return _classic_rollout(env, max_steps, cartpole_rollouts, env_args, 4)
-
-
-def _pendulum_rollout(env: ClassicPendulum, max_steps: int | None) -> CompiledRollout:
-    constants = np.array([3 * env.g / (2 * env.l), 3.0 / (env.m * env.l**2), env.max_torque, env.max_speed, env.dt, 2.0])
-    env_args = (constants, float(env.action_space.low[0]), float(env.action_space.high[0]))
-    return _classic_rollout(env, max_steps, pendulum_rollouts, env_args, 3)
+def _classic_port(lanes: list[tuple[gym.Env | None, int | None]]) -> ClassicPort | None:
+    """The port every lane can run on: the same ported class, settings and time limit, no human rendering."""
+    base, max_steps = lanes[0]
+    port = PORTS.get(type(base))
+    if port is None:
+        return None
+    constants = port.constants(base)
+    for env, limit in lanes:
+        if not (
+            type(env) is type(base)
+            and limit == max_steps
+            and env.render_mode != "human"
+            and port.supports(env)
+            and np.array_equal(port.constants(env), constants)
+        ):
+            return None
+    return port
 
 
 def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
@@ -136,16 +153,7 @@ def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
         for other, limit in unwrapped
     ):
         return _pole_rollout(base, max_steps)
-    if (
-        type(base) is ClassicCartPole
-        and base.render_mode != "human"
-        and all(type(other) is ClassicCartPole and limit == max_steps for other, limit in unwrapped)
-    ):
-        return _cartpole_rollout(base, max_steps)
-    if (
-        type(base) is ClassicPendulum
-        and base.render_mode != "human"
-        and all(type(other) is ClassicPendulum and limit == max_steps for other, limit in unwrapped)
-    ):
-        return _pendulum_rollout(base, max_steps)
+    port = _classic_port(unwrapped)
+    if port is not None:
+        return _classic_rollout(base, max_steps, port)
     return None

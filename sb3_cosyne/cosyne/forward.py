@@ -41,6 +41,47 @@ def _activate(value: float, code: int) -> float:
     return value
 
 
+# Inlined where it is called: passing arrays to a call costs atomic reference counting, at every step of a rollout.
+@njit(cache=True, inline="always")
+def lane_forward(
+    params: np.ndarray,
+    work: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    last_hidden: np.ndarray,
+) -> None:
+    """
+    One network's forward pass in place, allocating nothing (the compiled rollouts call it at every step).
+
+    :param params: the network's parameter vector, in the chromosome layout
+    :param work: shape ``(2, layer_sizes.max())``; row 0 holds the inputs (first ``layer_sizes[0]`` entries) on
+        entry and the outputs (first ``layer_sizes[-1]``) on return, row 1 is scratch
+    :param layer_sizes: units per layer, inputs first and outputs last
+    :param with_bias: whether every neuron has a bias after its weights
+    :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param last_hidden: receives the last hidden layer's activations (the state of a recurrent network); length 0
+        when they are not needed
+    """
+    n_layers = layer_sizes.shape[0] - 1
+    offset = 0
+    for layer in range(n_layers):
+        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+        stride = n_in + 1 if with_bias else n_in
+        for k in range(n_out):
+            start = offset + k * stride
+            total = params[start + n_in] if with_bias else 0.0
+            for i in range(n_in):
+                total += params[start + i] * work[0, i]
+            work[1, k] = total if layer == n_layers - 1 else _activate(total, activation)
+        offset += n_out * stride
+        for k in range(n_out):
+            work[0, k] = work[1, k]
+        if layer == n_layers - 2:
+            for k in range(last_hidden.shape[0]):
+                last_hidden[k] = work[0, k]
+
+
 @njit(cache=True)
 def mlp_forward(
     params: np.ndarray,
@@ -63,30 +104,12 @@ def mlp_forward(
     :return: outputs, shape ``(lanes, layer_sizes[-1])``
     """
     lanes = params.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
     outputs = np.empty((lanes, layer_sizes[-1]))
-    width = layer_sizes.max()
-    h = np.empty(width)
-    nxt = np.empty(width)
+    work = np.empty((2, layer_sizes.max()))
     for b in range(lanes):
         for i in range(layer_sizes[0]):
-            h[i] = inputs[b, i]
-        offset = 0
-        for layer in range(n_layers):
-            n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
-            stride = n_in + 1 if with_bias else n_in
-            for k in range(n_out):
-                start = offset + k * stride
-                total = params[b, start + n_in] if with_bias else 0.0
-                for i in range(n_in):
-                    total += params[b, start + i] * h[i]
-                nxt[k] = total if layer == n_layers - 1 else _activate(total, activation)
-            offset += n_out * stride
-            for k in range(n_out):
-                h[k] = nxt[k]
-            if layer == n_layers - 2:
-                for k in range(last_hidden.shape[1]):
-                    last_hidden[b, k] = h[k]
+            work[0, i] = inputs[b, i]
+        lane_forward(params[b], work, layer_sizes, with_bias, activation, last_hidden[b])
         for k in range(layer_sizes[-1]):
-            outputs[b, k] = h[k]
+            outputs[b, k] = work[0, k]
     return outputs

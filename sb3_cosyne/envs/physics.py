@@ -13,8 +13,8 @@ pole half-lengths 0.5 m and 0.05 m, pole masses 0.1 kg and 0.01 kg. A one-pole s
 As in Gomez's code, ``sgn(0) = +1`` (his macro is ``x >= 0 ? 1 : -1``), which matters only at rest.
 
 The state is a float64 vector ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])`` in metres, m/s, radians and rad/s; the number of
-poles is read from its length. Every function is a pure Numba function (state in, new state out), so that a
-compiled rollout loop can call them directly.
+poles is read from its length. Every function is a Numba function, so that a compiled rollout loop can call
+them directly; the in-place ones allocate nothing.
 """
 
 import numpy as np
@@ -65,14 +65,14 @@ def force_from_action(action: float) -> float:
 
 
 @njit(cache=True)
-def derivatives(state: np.ndarray, force: float) -> np.ndarray:
+def derivatives(state: np.ndarray, force: float, out: np.ndarray) -> None:
     """
     Time derivative of the state under a constant force: first derivatives copied from the state,
     second derivatives from Wieland's equations.
 
     :param state: ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])``
     :param force: force on the cart (N), already clamped
-    :return: ``(ẋ, ẍ, θ̇1, θ̈1[, θ̇2, θ̈2])``
+    :param out: receives ``(ẋ, ẍ, θ̇1, θ̈1[, θ̇2, θ̈2])``
     """
     n_poles = (state.shape[0] - 2) // 2
     cart_velocity_sign = 1.0 if state[1] >= 0.0 else -1.0
@@ -91,7 +91,6 @@ def derivatives(state: np.ndarray, force: float) -> np.ndarray:
         denominator += mass * (1.0 - 0.75 * cos_theta * cos_theta)
     x_acc = numerator / denominator
 
-    out = np.empty_like(state)
     out[0] = state[1]
     out[1] = x_acc
     for i in range(n_poles):
@@ -100,39 +99,60 @@ def derivatives(state: np.ndarray, force: float) -> np.ndarray:
         hinge = MU_POLE * theta_dot / (POLE_MASSES[i] * POLE_HALF_LENGTHS[i])
         out[2 + 2 * i] = theta_dot
         out[3 + 2 * i] = -0.75 * (x_acc * np.cos(theta) + GRAVITY * np.sin(theta) + hinge) / POLE_HALF_LENGTHS[i]
-    return out
 
 
 @njit(cache=True)
-def rk4_step(state: np.ndarray, force: float, tau: float) -> np.ndarray:
+def rk4_step(state: np.ndarray, force: float, tau: float, work: np.ndarray) -> None:
     """
-    One classical Runge-Kutta step (Numerical Recipes' ``rk4``, as in Gomez's code) under a constant force.
+    One classical Runge-Kutta step (Numerical Recipes' ``rk4``, as in Gomez's code) under a constant force, in place.
 
-    :param state: state at the start of the step
+    :param state: state at the start of the step, replaced by the state at its end
     :param force: force on the cart (N), already clamped
     :param tau: step length (s)
-    :return: state at the end of the step
+    :param work: work buffer, shape ``(5, len(state))``
     """
-    k1 = derivatives(state, force)
-    k2 = derivatives(state + 0.5 * tau * k1, force)
-    k3 = derivatives(state + 0.5 * tau * k2, force)
-    k4 = derivatives(state + tau * k3, force)
-    return state + (tau / 6.0) * (k1 + k4 + 2.0 * (k2 + k3))
+    k1, k2, k3, k4, stage = work[0], work[1], work[2], work[3], work[4]
+    n = state.shape[0]
+    derivatives(state, force, k1)
+    for i in range(n):
+        stage[i] = state[i] + 0.5 * tau * k1[i]
+    derivatives(stage, force, k2)
+    for i in range(n):
+        stage[i] = state[i] + 0.5 * tau * k2[i]
+    derivatives(stage, force, k3)
+    for i in range(n):
+        stage[i] = state[i] + tau * k3[i]
+    derivatives(stage, force, k4)
+    for i in range(n):
+        state[i] = state[i] + (tau / 6.0) * (k1[i] + k4[i] + 2.0 * (k2[i] + k3[i]))
+
+
+@njit(cache=True)
+def advance_in_place(state: np.ndarray, action: float, work: np.ndarray) -> None:
+    """
+    Advance the state by one action: the action's force held for ``STEPS_PER_ACTION`` Runge-Kutta steps of ``TAU``.
+
+    :param state: current state, replaced by the new one
+    :param action: the controller's output in [−1, 1] (see :func:`force_from_action`)
+    :param work: work buffer, shape ``(5, len(state))``
+    """
+    force = force_from_action(action)
+    for _ in range(STEPS_PER_ACTION):
+        rk4_step(state, force, TAU, work)
 
 
 @njit(cache=True)
 def advance(state: np.ndarray, action: float) -> np.ndarray:
     """
-    The state one action later: the action's force held for ``STEPS_PER_ACTION`` Runge-Kutta steps of ``TAU``.
+    The state one action later (see :func:`advance_in_place`).
 
     :param state: current state
     :param action: the controller's output in [−1, 1] (see :func:`force_from_action`)
     :return: the new state (a new array; ``state`` is not modified)
     """
-    force = force_from_action(action)
-    for _ in range(STEPS_PER_ACTION):
-        state = rk4_step(state, force, TAU)
-    return state
+    new = state.copy()
+    advance_in_place(new, action, np.empty((5, state.shape[0])))
+    return new
 
 
 @njit(cache=True)

@@ -1,0 +1,115 @@
+"""Whole episodes of many networks on a classic-control port, in one compiled loop.
+
+One loop serves every port: it runs the network on the observation, turns the outputs into the action as
+CoSyNE's batched evaluation does, and calls the port's step and observation through :func:`env_step` and
+:func:`env_observe`, which dispatch on the port's code. (Numba compiles a loop that receives a step function
+as an argument anew in every process, so the dispatch keeps the loop in Numba's on-disk cache.) The steps,
+observations and network are inlined into the loop (``inline="always"``): a call that passes arrays costs two
+atomic reference-count updates per array, which at every step would cost more than many a port's physics.
+Numba's on-disk cache of the loop follows this file's timestamp only: after editing a port's module (or the
+network's), delete the ``__pycache__`` ``*.nbi``/``*.nbc`` files or touch this file.
+"""
+
+import numpy as np
+from numba import njit
+
+from sb3_cosyne.envs.classic_control.acrobot import acrobot_observe, acrobot_step
+from sb3_cosyne.envs.classic_control.cartpole import cartpole_step
+from sb3_cosyne.envs.classic_control.mountain_car import continuous_mountain_car_step, mountain_car_step
+from sb3_cosyne.envs.classic_control.pendulum import pendulum_observe, pendulum_step
+from sb3_cosyne.envs.rollout import network_outputs, rollout_buffers
+
+#: the ports' codes
+CARTPOLE, PENDULUM, ACROBOT, MOUNTAIN_CAR, CONTINUOUS_MOUNTAIN_CAR = range(5)
+
+
+@njit(cache=True, inline="always")
+def env_step(env: int, state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
+    """The step of the port ``env``: advances ``state`` in place, returns the reward and whether the episode terminated."""
+    if env == CARTPOLE:
+        return cartpole_step(state, action, constants)
+    if env == PENDULUM:
+        return pendulum_step(state, action, constants)
+    if env == ACROBOT:
+        return acrobot_step(state, action, constants)
+    if env == MOUNTAIN_CAR:
+        return mountain_car_step(state, action, constants)
+    return continuous_mountain_car_step(state, action, constants)
+
+
+@njit(cache=True, inline="always")
+def env_observe(env: int, state: np.ndarray, obs: np.ndarray) -> None:
+    """The observation of the port ``env`` in ``state`` (float32 values), written into ``obs``."""
+    if env == PENDULUM:
+        pendulum_observe(state, obs)
+    elif env == ACROBOT:
+        acrobot_observe(state, obs)
+    else:
+        # CartPole and the mountain cars observe their state, rounded to float32.
+        for i in range(obs.shape[0]):
+            obs[i] = np.float32(state[i])
+
+
+@njit(cache=True)
+def classic_rollouts(
+    env: int,
+    params: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    starts: np.ndarray,
+    first_obs: np.ndarray,
+    constants: np.ndarray,
+    discrete: bool,
+    action_low: float,
+    action_high: float,
+    obs_norm: np.ndarray,
+    normalize: bool,
+    max_steps: int,
+):
+    """
+    One episode of each network on the port ``env``.
+
+    :param env: the port's code
+    :param params: one chromosome per episode, shape ``(k, n)``
+    :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
+    :param with_bias: whether neurons have biases
+    :param activation: the hidden activation's code
+    :param starts: each episode's state after the env's seeded ``reset``, shape ``(k, state size)``
+    :param first_obs: the observation that ``reset`` returned, shape ``(k, obs_dim)``
+    :param constants: the env's settings, in the port's layout
+    :param discrete: a ``Discrete`` action (the argmax of the outputs), else a one-dimensional ``Box`` (``tanh``
+        of the output rescaled to ``[action_low, action_high]``, float32)
+    :param obs_norm: observation mean and standard deviation for normalisation, rows of ``(2, obs_dim)``
+    :param normalize: whether to normalise observations
+    :param max_steps: the time limit (truncation)
+    :return: returns and lengths, shape ``(k,)`` each, and the count, and sum and sum of squares (rows of
+        ``(2, obs_dim)``), of the raw observations (for normalisation statistics)
+    """
+    k = params.shape[0]
+    returns, lengths, obs, obs_moments, hidden, net_work = rollout_buffers(k, first_obs.shape[1], layer_sizes)
+    obs_count = 0
+    state = np.empty(starts.shape[1])
+    for j in range(k):
+        net = params[j]
+        state[:] = starts[j]
+        obs[:] = first_obs[j]
+        hidden[:] = 0.0
+        steps, total = 0, 0.0
+        while True:
+            network_outputs(net, obs, hidden, net_work, obs_norm, normalize, obs_moments, layer_sizes, with_bias, activation)
+            obs_count += normalize
+            if discrete:
+                action = np.float64(np.argmax(net_work[0, : layer_sizes[-1]]))
+            else:
+                scaled = action_low + 0.5 * (np.tanh(net_work[0, 0]) + 1.0) * (action_high - action_low)
+                action = np.float64(np.float32(min(max(scaled, action_low), action_high)))
+            reward, terminated = env_step(env, state, action, constants)
+            total += reward
+            steps += 1
+            if terminated or steps >= max_steps:
+                break
+            env_observe(env, state, obs)
+        returns[j] = total
+        lengths[j] = steps
+    return returns, lengths, obs_count, obs_moments
