@@ -42,6 +42,47 @@ def _activate(value: float, code: int) -> float:
 
 
 @njit(cache=True)
+def forward_row(
+    params: np.ndarray,
+    h: np.ndarray,
+    nxt: np.ndarray,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    last_hidden: np.ndarray,
+) -> None:
+    """
+    One network's forward pass, in place.
+
+    :param params: the network's chromosome, shape ``(n,)``
+    :param h: work buffer of ``layer_sizes.max()`` entries: the inputs on entry, the outputs (first
+        ``layer_sizes[-1]`` entries) on return
+    :param nxt: work buffer of the same size
+    :param layer_sizes: units per layer, inputs first and outputs last
+    :param with_bias: whether every neuron has a bias after its weights
+    :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param last_hidden: receives the last hidden layer's activations, shape ``(layer_sizes[-2],)``, or ``(0,)``
+    """
+    n_layers = layer_sizes.shape[0] - 1
+    offset = 0
+    for layer in range(n_layers):
+        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+        stride = n_in + 1 if with_bias else n_in
+        for k in range(n_out):
+            start = offset + k * stride
+            total = params[start + n_in] if with_bias else 0.0
+            for i in range(n_in):
+                total += params[start + i] * h[i]
+            nxt[k] = total if layer == n_layers - 1 else _activate(total, activation)
+        offset += n_out * stride
+        for k in range(n_out):
+            h[k] = nxt[k]
+        if layer == n_layers - 2:
+            for k in range(last_hidden.shape[0]):
+                last_hidden[k] = h[k]
+
+
+@njit(cache=True)
 def mlp_forward(
     params: np.ndarray,
     inputs: np.ndarray,
@@ -63,7 +104,6 @@ def mlp_forward(
     :return: outputs, shape ``(lanes, layer_sizes[-1])``
     """
     lanes = params.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
     outputs = np.empty((lanes, layer_sizes[-1]))
     width = layer_sizes.max()
     h = np.empty(width)
@@ -71,22 +111,7 @@ def mlp_forward(
     for b in range(lanes):
         for i in range(layer_sizes[0]):
             h[i] = inputs[b, i]
-        offset = 0
-        for layer in range(n_layers):
-            n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
-            stride = n_in + 1 if with_bias else n_in
-            for k in range(n_out):
-                start = offset + k * stride
-                total = params[b, start + n_in] if with_bias else 0.0
-                for i in range(n_in):
-                    total += params[b, start + i] * h[i]
-                nxt[k] = total if layer == n_layers - 1 else _activate(total, activation)
-            offset += n_out * stride
-            for k in range(n_out):
-                h[k] = nxt[k]
-            if layer == n_layers - 2:
-                for k in range(last_hidden.shape[1]):
-                    last_hidden[b, k] = h[k]
+        forward_row(params[b], h, nxt, layer_sizes, with_bias, activation, last_hidden[b])
         for k in range(layer_sizes[-1]):
             outputs[b, k] = h[k]
     return outputs
