@@ -38,7 +38,11 @@ from sb3_cosyne.hyperparams import tuned_or_default
 CLASSIC_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1")
 BOX2D = ("LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3")
 #: env steps per timed run relative to ``--steps``: Box2D steps cost 3-20 times a classic-control step
-STEP_SCALE = {env_id: 1.0 for env_id in CLASSIC_CONTROL} | {"LunarLander-v3": 0.5, "LunarLanderContinuous-v3": 0.5, "BipedalWalker-v3": 0.25}
+STEP_SCALE = {env_id: 1.0 for env_id in CLASSIC_CONTROL} | {
+    "LunarLander-v3": 0.5,
+    "LunarLanderContinuous-v3": 0.5,
+    "BipedalWalker-v3": 0.25,
+}
 #: fraction of the rollout's time the env must take (non-env time at most 15%)
 TARGET_ENV_SHARE = 0.85
 
@@ -72,13 +76,16 @@ class Repeat:
     random_s: float
 
 
-def build_model(env_id: str, lanes: int, seed: int, logs: list[EpisodeLog] | None = None) -> CoSyNE:
+def build_model(
+    env_id: str, lanes: int, seed: int, render_mode: str | None = None, logs: list[EpisodeLog] | None = None
+) -> CoSyNE:
     """
     CoSyNE on the VecEnv path with the env's tuned settings.
 
     :param env_id: gymnasium id
     :param lanes: lanes of the DummyVecEnv
     :param seed: run seed
+    :param render_mode: the envs' render mode
     :param logs: when given, every lane is wrapped in an :class:`EpisodeRecorder` whose log is appended here
     :return: the model
     """
@@ -91,17 +98,17 @@ def build_model(env_id: str, lanes: int, seed: int, logs: list[EpisodeLog] | Non
 
     policy, kwargs = tuned_or_default(env_id)
     kwargs["fast_path"] = False
-    venv = make_vec_env(env_id, n_envs=lanes, wrapper_class=wrapper_class)
+    venv = make_vec_env(env_id, n_envs=lanes, wrapper_class=wrapper_class, env_kwargs={"render_mode": render_mode})
     return CoSyNE(policy, venv, seed=seed, verbose=0, **kwargs)
 
 
-def replay(env_id: str, logs: list[EpisodeLog]) -> float:
+def replay(env_id: str, render_mode: str | None, logs: list[EpisodeLog]) -> float:
     """
     Replay logged episodes on plain envs (one per lane, as in the run).
 
     :return: CPU seconds
     """
-    envs = [gym.make(env_id) for _ in logs]
+    envs = [gym.make(env_id, render_mode=render_mode) for _ in logs]
     start = time.process_time()
     for env, log in zip(envs, logs, strict=True):
         for seed, actions in log:
@@ -111,13 +118,13 @@ def replay(env_id: str, logs: list[EpisodeLog]) -> float:
     return time.process_time() - start
 
 
-def random_actions(env_id: str, n_steps: int, seed: int) -> float:
+def random_actions(env_id: str, render_mode: str | None, n_steps: int, seed: int) -> float:
     """
     Step a plain env with pre-drawn random actions, resetting with a new seed after every episode.
 
     :return: CPU seconds
     """
-    env = gym.make(env_id)
+    env = gym.make(env_id, render_mode=render_mode)
     env.action_space.seed(seed)
     actions = [env.action_space.sample() for _ in range(n_steps)]
     episode = seed * 1_000_000
@@ -131,18 +138,19 @@ def random_actions(env_id: str, n_steps: int, seed: int) -> float:
     return time.process_time() - start
 
 
-def measure(env_id: str, lanes: int, steps: int, seed: int) -> Repeat:
+def measure(env_id: str, lanes: int, steps: int, seed: int, render_mode: str | None) -> Repeat:
     """One repeat: a logged untimed run, the same run timed, its replay, and random actions."""
     logs: list[EpisodeLog] = []
-    build_model(env_id, lanes, seed, logs).learn(steps)
-    model = build_model(env_id, lanes, seed)
+    build_model(env_id, lanes, seed, render_mode, logs).learn(steps)
+    model = build_model(env_id, lanes, seed, render_mode)
     start = time.process_time()
     model.learn(steps)
     rollout_s = time.process_time() - start
     logged = sum(len(actions) for log in logs for _, actions in log)
     if logged != model.num_timesteps:
         raise RuntimeError(f"{env_id}: the logged run took {logged} steps, the timed one {model.num_timesteps}")
-    return Repeat(model.num_timesteps, rollout_s, replay(env_id, logs), random_actions(env_id, model.num_timesteps, seed))
+    replay_s = replay(env_id, render_mode, logs)
+    return Repeat(model.num_timesteps, rollout_s, replay_s, random_actions(env_id, render_mode, model.num_timesteps, seed))
 
 
 def describe(env_id: str) -> str:
@@ -197,6 +205,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lanes", nargs="+", type=int, default=[1, 8], help="lanes of the DummyVecEnv")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20_000, help="env steps per classic-control run (Box2D: fewer)")
+    parser.add_argument(
+        "--render-mode",
+        choices=["rgb_array"],
+        help="make every env with this render mode (SB3's make_vec_env asks for rgb_array; CoSyNE makes ids without)",
+    )
     parser.add_argument("--markdown", type=Path, help="write the table here")
     return parser.parse_args()
 
@@ -209,10 +222,10 @@ def main() -> None:
     for env_id in args.envs:
         steps = max(1, round(args.steps * STEP_SCALE[env_id]))
         for lanes in args.lanes:
-            repeats = [measure(env_id, lanes, steps, seed) for seed in range(args.repeats)]
+            repeats = [measure(env_id, lanes, steps, seed, args.render_mode) for seed in range(args.repeats)]
             rows.append(row(env_id, lanes, repeats))
-            r = rows[-1]
-            print(f"{env_id} lanes={lanes}: env share {r['env_share']:.2f}, CoSyNE's own {r['overhead_us']:.1f} µs/step", flush=True)
+            share, own = rows[-1]["env_share"], rows[-1]["overhead_us"]
+            print(f"{env_id} lanes={lanes}: env share {share:.2f}, CoSyNE's own {own:.1f} µs/step", flush=True)
     markdown = table(rows, args.repeats)
     print(markdown)
     if args.markdown is not None:
