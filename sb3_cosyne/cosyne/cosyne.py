@@ -28,6 +28,7 @@ from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
+from sb3_cosyne.cosyne.torch_forward import TorchForward, use_torch_forward
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 
@@ -87,6 +88,10 @@ class CoSyNE(BaseAlgorithm):
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
         VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
         progress bar still counts every step)
+    :param batched_forward: how the VecEnv path runs all lanes' networks at each step: ``"numba"`` (on the CPU,
+        bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, with the population there;
+        for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
+        100,000 parameters, Numba otherwise. The torch forward turns the compiled fast path off
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -121,6 +126,7 @@ class CoSyNE(BaseAlgorithm):
         init_scale: float = 1.0,
         normalize_obs: bool = False,
         fast_path: bool = True,
+        batched_forward: str = "auto",
         stagnation: int | None = None,
         burst_scale: float = 0.05,
         policy_kwargs: dict[str, Any] | None = None,
@@ -172,6 +178,10 @@ class CoSyNE(BaseAlgorithm):
         self.init_scale = init_scale
         self.normalize_obs = bool(normalize_obs)
         self.fast_path = bool(fast_path)
+        if batched_forward not in ("auto", "numba", "torch"):
+            raise ValueError(f"batched_forward must be 'auto', 'numba' or 'torch', got {batched_forward!r}")
+        self.batched_forward = batched_forward
+        self._torch_forward: TorchForward | None = None
         self.stagnation = stagnation
         self.burst_scale = burst_scale
         self._compiled_rollout: CompiledRollout | None = None
@@ -273,7 +283,7 @@ class CoSyNE(BaseAlgorithm):
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_compiled_rollout"]
+        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward"]
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
@@ -332,7 +342,9 @@ class CoSyNE(BaseAlgorithm):
                     result.aborted = True
                     break
         else:
-            result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid)
+            result = evaluate_networks(
+                self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid, torch_forward=self._torch_forward
+            )
         self._update_info_buffer(
             [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
         )
@@ -471,7 +483,12 @@ class CoSyNE(BaseAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         self._committed_timesteps = self.num_timesteps
-        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path else None
+        self._torch_forward = (
+            TorchForward(self.policy, self.env.num_envs, self.device)
+            if use_torch_forward(self.batched_forward, self.device, self.policy.num_params)
+            else None
+        )
+        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path and self._torch_forward is None else None
         callback.on_training_start(locals(), globals())
         try:
             while self.num_timesteps < total_timesteps:

@@ -33,6 +33,7 @@ from sb3_cosyne.cosyne.lane_step import (
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
+from sb3_cosyne.cosyne.torch_forward import TorchForward
 
 
 class EnvStepError(RuntimeError):
@@ -154,6 +155,7 @@ def evaluate_networks(
     obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     on_step: Callable[[int], bool] | None = None,
     on_invalid: Callable[[int, int, str], None] | None = None,
+    torch_forward: TorchForward | None = None,
 ) -> EvaluationResult:
     """
     Run ``seeds.shape[1]`` episodes of each network on the lanes of ``env``.
@@ -167,6 +169,7 @@ def evaluate_networks(
         False aborts the evaluation
     :param on_invalid: called with (network, step, what) when an env returns a non-finite observation
         or reward; that episode ends and its return is NaN
+    :param torch_forward: run the networks with this torch forward (for ``env.num_envs`` lanes) instead of Numba's
     :raises EnvStepError: when the env raises, naming the network and the lane
     :return: the episodes' returns and lengths and the observation statistics
     """
@@ -197,6 +200,10 @@ def evaluate_networks(
     outputs = np.zeros((num_envs, int(policy.layer_sizes[-1])))
     to_actions = _Actions(env.action_space, num_envs)
     network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
+    if torch_forward is not None:
+        torch_forward.load(params)
+        # The kernel leaves the networks' inputs here for torch.
+        net_inputs = np.zeros((num_envs, int(policy.layer_sizes[0])))
     obs_count = 0
     next_job = 0
 
@@ -220,6 +227,8 @@ def evaluate_networks(
         lane_job[lane] = job
         lane_nets[lane, :n_params] = params[job // n_episodes]
         lane_nets[lane, n_params:] = 0.0
+        if torch_forward is not None:
+            torch_forward.assign(lane, job // n_episodes)
         try:
             obs_buf[lane] = lanes.reset(lane, seeds[job // n_episodes, job % n_episodes])
         except Exception as error:
@@ -235,9 +244,22 @@ def evaluate_networks(
     def advance(record: bool, commit: bool) -> int:
         if one_hot:
             inputs[busy] = preprocess_obs(obs_buf[busy], obs_space)
-        return advance_lanes(
-            record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, outputs, to_actions.start
+        if torch_forward is None:
+            return advance_lanes(
+                record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, True, outputs,
+                to_actions.start,
+            )  # fmt: skip
+        n_ended = advance_lanes(
+            record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, False, net_inputs, 0
         )
+        if not n_ended:
+            outputs[:], hidden = torch_forward(net_inputs)
+            idle = lane_job < 0
+            outputs[idle] = 0.0
+            lane_info[:, ACTION] = outputs.argmax(axis=1) + to_actions.start
+            if hidden is not None:
+                lane_nets[:, n_params:] = hidden
+        return n_ended
 
     def result(aborted: bool = False) -> EvaluationResult:
         return EvaluationResult(returns, lengths, obs_count, stats[SUM].copy(), stats[SQ_SUM].copy(), aborted)

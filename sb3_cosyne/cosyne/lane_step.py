@@ -103,6 +103,7 @@ def advance_lanes(
     layer_sizes: np.ndarray,
     with_bias: bool,
     activation: int,
+    forward: bool,
     outputs: np.ndarray,
     action_start: int,
 ) -> int:
@@ -124,6 +125,8 @@ def advance_lanes(
     :param layer_sizes: units per layer of the networks
     :param with_bias: whether their neurons have biases
     :param activation: code of their hidden activation
+    :param forward: whether to run the networks; if not, ``outputs`` receives the networks' inputs (normalised
+        observation, then recurrent state) for a forward pass elsewhere
     :param outputs: receives every lane's outputs (zeros for idle lanes)
     :param action_start: the start of a Discrete action space (0 otherwise)
     :return: the number of episodes that ended (the outputs are then not computed)
@@ -181,6 +184,9 @@ def advance_lanes(
         state = lane_nets[lane, n_params:]
         for i in range(state.shape[0]):
             h[n_inputs + i] = state[i]
+        if not forward:
+            outputs[lane] = h[: outputs.shape[1]]
+            continue
         forward_row(lane_nets[lane, :n_params], h, nxt, layer_sizes, with_bias, activation, state)
         best = 0
         for k in range(outputs.shape[1]):
