@@ -190,7 +190,8 @@ def evaluate_networks(
     lane_job = lane_info[:, JOB]
     lane_out = np.zeros((num_envs, 4))
     lane_nets = np.zeros((num_envs, n_params + policy.state_dim))
-    obs_buf = np.zeros((num_envs, *obs_space.shape), dtype=obs_space.dtype)
+    # float64 whatever the space's dtype (casting is exact, as preprocess_obs's), so that the kernel has one signature
+    obs_buf = np.zeros((num_envs, *obs_space.shape))
     # Discrete observations are one-hot encoded by numpy; the kernel reads all others as they are.
     one_hot = isinstance(obs_space, (spaces.Discrete, spaces.MultiDiscrete))
     inputs = np.zeros((num_envs, policy.obs_dim)) if one_hot else obs_buf.reshape(num_envs, -1)
