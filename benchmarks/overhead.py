@@ -6,10 +6,11 @@ For every env, CoSyNE (its tuned settings from ``cosyne.yml``, the defaults wher
 ``Monitor(gym.make(env_id))`` as SB3 builds it; ``learn`` is timed with process CPU time. Against it, in the
 same process and the same repeat:
 
-* **same episodes**: the exact episodes of that run (every seeded reset and every action, logged by an untimed
-  identical run) replayed on a plain ``gym.make(env_id)``: the env's own cost of the work done. The rollout's
-  share of env time is this time over the rollout's; everything else (network, action conversion, lanes,
-  ``Monitor``, callbacks, the evolutionary operators) is CoSyNE's overhead.
+* **same episodes**: the exact episodes of that run (every seeded reset and every action of every lane, in the
+  order the run made them, logged by an untimed identical run) replayed on plain ``gym.make(env_id)`` envs, one
+  per lane: the env's own cost of the work done. The rollout's share of env time is this time over the rollout's;
+  everything else (network, action conversion, lanes, ``Monitor``, callbacks, the evolutionary operators) is
+  CoSyNE's overhead.
 * **random actions**: the plain env stepped with pre-drawn random actions for as many steps, reset with a new
   seed after every episode as CoSyNE's rollouts are.
 
@@ -46,23 +47,24 @@ STEP_SCALE = {env_id: 1.0 for env_id in CLASSIC_CONTROL} | {
 #: fraction of the rollout's time the env must take (non-env time at most 15%)
 TARGET_ENV_SHARE = 0.85
 
-#: one lane's episodes: each the reset seed and the actions taken
-EpisodeLog = list[tuple[int | None, list[Any]]]
+#: what the lanes did, in order: (lane, True, reset seed) or (lane, False, action)
+EventLog = list[tuple[int, bool, Any]]
 
 
-class EpisodeRecorder(gym.Wrapper):
-    """Logs every reset seed and every action, to replay the same episodes on a plain env."""
+class EventRecorder(gym.Wrapper):
+    """Logs every reset seed and every action of its lane, to replay the same episodes on plain envs."""
 
-    def __init__(self, env: gym.Env, log: EpisodeLog) -> None:
+    def __init__(self, env: gym.Env, lane: int, log: EventLog) -> None:
         super().__init__(env)
+        self.lane = lane
         self.log = log
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        self.log.append((kwargs.get("seed"), []))
+        self.log.append((self.lane, True, kwargs.get("seed")))
         return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        self.log[-1][1].append(np.array(action, copy=True) if isinstance(action, np.ndarray) else action)
+        self.log.append((self.lane, False, np.array(action, copy=True) if isinstance(action, np.ndarray) else action))
         return self.env.step(action)
 
 
@@ -76,9 +78,7 @@ class Repeat:
     random_s: float
 
 
-def build_model(
-    env_id: str, lanes: int, seed: int, render_mode: str | None = None, logs: list[EpisodeLog] | None = None
-) -> CoSyNE:
+def build_model(env_id: str, lanes: int, seed: int, render_mode: str | None = None, log: EventLog | None = None) -> CoSyNE:
     """
     CoSyNE on the VecEnv path with the env's tuned settings.
 
@@ -86,15 +86,16 @@ def build_model(
     :param lanes: lanes of the DummyVecEnv
     :param seed: run seed
     :param render_mode: the envs' render mode
-    :param logs: when given, every lane is wrapped in an :class:`EpisodeRecorder` whose log is appended here
+    :param log: when given, every lane is wrapped in an :class:`EventRecorder` that logs here
     :return: the model
     """
     wrapper_class = None
-    if logs is not None:
+    if log is not None:
+        made = []
 
         def wrapper_class(env: gym.Env) -> gym.Env:
-            logs.append([])
-            return EpisodeRecorder(env, logs[-1])
+            made.append(env)
+            return EventRecorder(env, len(made) - 1, log)
 
     policy, kwargs = tuned_or_default(env_id)
     kwargs["fast_path"] = False
@@ -102,19 +103,19 @@ def build_model(
     return CoSyNE(policy, venv, seed=seed, verbose=0, **kwargs)
 
 
-def replay(env_id: str, render_mode: str | None, logs: list[EpisodeLog]) -> float:
+def replay(env_id: str, render_mode: str | None, lanes: int, log: EventLog) -> float:
     """
-    Replay logged episodes on plain envs (one per lane, as in the run).
+    Replay a run's resets and steps on plain envs (one per lane), in the run's order.
 
     :return: CPU seconds
     """
-    envs = [gym.make(env_id, render_mode=render_mode) for _ in logs]
+    envs = [gym.make(env_id, render_mode=render_mode) for _ in range(lanes)]
     start = time.process_time()
-    for env, log in zip(envs, logs, strict=True):
-        for seed, actions in log:
-            env.reset(seed=seed)
-            for action in actions:
-                env.step(action)
+    for lane, is_reset, value in log:
+        if is_reset:
+            envs[lane].reset(seed=value)
+        else:
+            envs[lane].step(value)
     return time.process_time() - start
 
 
@@ -140,16 +141,16 @@ def random_actions(env_id: str, render_mode: str | None, n_steps: int, seed: int
 
 def measure(env_id: str, lanes: int, steps: int, seed: int, render_mode: str | None) -> Repeat:
     """One repeat: a logged untimed run, the same run timed, its replay, and random actions."""
-    logs: list[EpisodeLog] = []
-    build_model(env_id, lanes, seed, render_mode, logs).learn(steps)
+    log: EventLog = []
+    build_model(env_id, lanes, seed, render_mode, log).learn(steps)
     model = build_model(env_id, lanes, seed, render_mode)
     start = time.process_time()
     model.learn(steps)
     rollout_s = time.process_time() - start
-    logged = sum(len(actions) for log in logs for _, actions in log)
+    logged = sum(not is_reset for _, is_reset, _ in log)
     if logged != model.num_timesteps:
         raise RuntimeError(f"{env_id}: the logged run took {logged} steps, the timed one {model.num_timesteps}")
-    replay_s = replay(env_id, render_mode, logs)
+    replay_s = replay(env_id, render_mode, lanes, log)
     return Repeat(model.num_timesteps, rollout_s, replay_s, random_actions(env_id, render_mode, model.num_timesteps, seed))
 
 
