@@ -158,7 +158,7 @@ def describe(env_id: str) -> str:
     """The policy and population the benchmark runs on ``env_id``."""
     model = build_model(env_id, 1, 0)
     arch = "-".join(str(int(units)) for units in model.policy.layer_sizes)
-    return f"{type(model.policy).__name__.removeprefix('CoSyNE')} {arch} ({model.policy.num_params}), pop {model.pop_size}"
+    return f"{tuned_or_default(env_id)[0]} {arch} ({model.policy.num_params}), pop {model.pop_size}"
 
 
 def row(env_id: str, lanes: int, repeats: list[Repeat]) -> dict[str, Any]:
