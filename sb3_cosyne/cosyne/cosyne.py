@@ -89,8 +89,8 @@ class CoSyNE(BaseAlgorithm):
         VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
         progress bar still counts every step)
     :param batched_forward: how the VecEnv path runs all lanes' networks at each step: ``"numba"`` (on the CPU,
-        bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, with the population there;
-        for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
+        bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, the networks evaluated
+        moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
         100,000 parameters, Numba otherwise. The torch forward turns the compiled fast path off
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
@@ -146,7 +146,7 @@ class CoSyNE(BaseAlgorithm):
         if env is not None:
             if isinstance(env, str):
                 # SB3 would make it with render_mode="rgb_array", which has LunarLander simulate its decorative
-                # exhaust particles: 3-4 times the cost of a step, for the same returns.
+                # exhaust particles: 3-4 times the cost of a step, for nothing during training.
                 env = gym.make(env)
             # Check the spaces before SB3 does, so the error names the space and what is supported.
             check_spaces(env.observation_space, env.action_space)
