@@ -331,12 +331,9 @@ def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     :return: the model
     """
     from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
+    from sb3_cosyne.hyperparams import tuned_or_default
 
-    try:
-        policy, kwargs = model_kwargs(load_hyperparams(env_id))
-    except KeyError:
-        policy, kwargs = "MlpPolicy", {}
+    policy, kwargs = tuned_or_default(env_id)
     return CoSyNE(policy, env_id, seed=seed, verbose=0, **kwargs)
 
 

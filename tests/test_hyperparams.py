@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs
+from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs, tuned_or_default
 
 ENTRIES = sorted(yaml.safe_load(DEFAULT_PATH.read_text()))
 
@@ -39,3 +39,8 @@ def test_mistyped_key_is_named_with_a_suggestion(tmp_path):
 def test_missing_env_lists_the_available_ones():
     with pytest.raises(KeyError, match="no hyperparameters for 'Nope-v0'.*CartPole-v1"):
         load_hyperparams("Nope-v0")
+
+
+def test_tuned_or_default_falls_back_to_the_defaults():
+    assert tuned_or_default("CartPole-v1") == model_kwargs(load_hyperparams("CartPole-v1"))
+    assert tuned_or_default("BipedalWalker-v3") == ("MlpPolicy", {})

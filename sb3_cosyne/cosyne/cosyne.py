@@ -11,10 +11,11 @@ import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
+import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
@@ -27,6 +28,7 @@ from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
+from sb3_cosyne.cosyne.torch_forward import TorchForward, use_torch_forward
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 
@@ -63,7 +65,8 @@ class CoSyNE(BaseAlgorithm):
     4. permute the weights within every subpopulation.
 
     :param policy: the policy, ``"MlpPolicy"``, ``"LinearPolicy"`` or a :class:`CoSyNEPolicy` subclass
-    :param env: the env to learn from (a gymnasium id, env or VecEnv); each lane of a VecEnv runs its own network
+    :param env: the env to learn from (a gymnasium id, env or VecEnv); each lane of a VecEnv runs its own network.
+        An id is made without a render mode (pass ``gym.make(id, render_mode="rgb_array")`` to render)
     :param pop_size: number of networks per generation (``m``, the size of every subpopulation)
     :param parent_fraction: fraction of the networks that become parents (the paper's top quarter)
     :param mutation_prob: probability that a child's weight is perturbed (paper: 0.3)
@@ -87,6 +90,10 @@ class CoSyNE(BaseAlgorithm):
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
         VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
         progress bar still counts every step)
+    :param batched_forward: how the VecEnv path runs all lanes' networks at each step: ``"numba"`` (on the CPU,
+        bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, the networks evaluated
+        moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
+        100,000 parameters, Numba otherwise. The torch forward turns the compiled fast path off
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -122,6 +129,7 @@ class CoSyNE(BaseAlgorithm):
         init_scale: float = 1.0,
         normalize_obs: bool = False,
         fast_path: bool = True,
+        batched_forward: str = "auto",
         stagnation: int | None = None,
         burst_scale: float = 0.05,
         policy_kwargs: dict[str, Any] | None = None,
@@ -141,8 +149,11 @@ class CoSyNE(BaseAlgorithm):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
         if env is not None:
+            if isinstance(env, str):
+                # SB3 would make it with render_mode="rgb_array", which has LunarLander simulate its decorative
+                # exhaust particles: 3-4 times the cost of a step, for nothing during training.
+                env = gym.make(env)
             # Check the spaces before SB3 does, so the error names the space and what is supported.
-            env = maybe_make_env(env, verbose)
             check_spaces(env.observation_space, env.action_space)
         super().__init__(
             policy,
@@ -173,6 +184,10 @@ class CoSyNE(BaseAlgorithm):
         self.init_scale = init_scale
         self.normalize_obs = bool(normalize_obs)
         self.fast_path = bool(fast_path)
+        if batched_forward not in ("auto", "numba", "torch"):
+            raise ValueError(f"batched_forward must be 'auto', 'numba' or 'torch', got {batched_forward!r}")
+        self.batched_forward = batched_forward
+        self._torch_forward: TorchForward | None = None
         self.stagnation = stagnation
         self.burst_scale = burst_scale
         self._compiled_rollout: CompiledRollout | None = None
@@ -275,7 +290,7 @@ class CoSyNE(BaseAlgorithm):
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_compiled_rollout"]
+        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward"]
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
@@ -334,7 +349,9 @@ class CoSyNE(BaseAlgorithm):
                     result.aborted = True
                     break
         else:
-            result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid)
+            result = evaluate_networks(
+                self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid, torch_forward=self._torch_forward
+            )
         self._update_info_buffer(
             [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
         )
@@ -473,7 +490,12 @@ class CoSyNE(BaseAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         self._committed_timesteps = self.num_timesteps
-        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path else None
+        self._torch_forward = (
+            TorchForward(self.policy, self.env.num_envs, self.device)
+            if use_torch_forward(self.batched_forward, self.device, self.policy.num_params)
+            else None
+        )
+        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path and self._torch_forward is None else None
         callback.on_training_start(locals(), globals())
         try:
             while self.num_timesteps < total_timesteps:

@@ -1,10 +1,11 @@
 """Batched evaluation of many networks on the lanes of a VecEnv.
 
-Each lane of the VecEnv runs one episode of one network at a time; at every step a single Numba
-forward pass computes the actions of all busy lanes from their own parameter vectors. A lane whose
-episode ends takes the next episode still to run, so lanes stay busy. Every episode starts from
-``reset(seed=...)`` with its own seed, so a network's return does not depend on which lane ran it
-or on how many lanes there are.
+Each lane of the VecEnv runs one episode of one network at a time; at every step one Numba call
+(:func:`~sb3_cosyne.cosyne.lane_step.advance_lanes`) records the step of every busy lane and computes the
+next actions of all of them, each from its own parameter vector. A lane whose episode ends takes the next
+episode still to run, so lanes stay busy. Every episode starts from ``reset(seed=...)`` with its own seed,
+so a network's return does not depend on which lane ran it or on how many lanes there are. Per step,
+Python only steps the envs and calls the callback.
 """
 
 from collections.abc import Callable
@@ -12,13 +13,27 @@ from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
-from numba import njit
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from sb3_cosyne.cosyne.lane_step import (
+    ACTION,
+    ENDED,
+    INVALID,
+    JOB,
+    LENGTH,
+    MEAN,
+    OVER,
+    RETURN,
+    REWARD,
+    SQ_SUM,
+    STD,
+    SUM,
+    advance_lanes,
+    box_actions,
+)
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.spaces import normalize, outputs_to_actions, preprocess_obs
-
-_DONE, _INVALID = 1, 2
+from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
+from sb3_cosyne.cosyne.torch_forward import TorchForward
 
 
 class EnvStepError(RuntimeError):
@@ -59,15 +74,16 @@ class _VecLanes:
     def reset(self, lane: int, seed: int):
         return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
 
-    def step(
-        self, lanes: np.ndarray, actions: np.ndarray, obs_out: np.ndarray, rewards_out: np.ndarray, dones_out: np.ndarray
-    ):
+    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        actions = np.asarray(actions)
         if self.actions is None:
             # Idle lanes must still receive a valid action; their transitions are ignored.
-            self.actions = np.repeat(actions[:1], self.env.num_envs, axis=0)
-        self.actions[lanes] = actions
+            self.actions = np.repeat(actions[busy[:1]], self.env.num_envs, axis=0)
+        self.actions[busy] = actions[busy]
         obs, rewards, dones, _ = self.env.step(self.actions)
-        obs_out[lanes], rewards_out[lanes], dones_out[lanes] = obs[lanes], rewards[lanes], dones[lanes]
+        obs_out[busy] = obs[busy]
+        lane_out[busy, REWARD] = rewards[busy]
+        lane_out[busy, OVER] = dones[busy]
 
 
 class _DummyLanes:
@@ -77,25 +93,58 @@ class _DummyLanes:
         self.envs = env.envs
         #: the lane stepped last, which names the culprit when an env raises
         self.lane: int | None = None
-        # Python ints pass gymnasium's Discrete checks much faster than numpy scalars.
-        self.as_list = isinstance(env.action_space, spaces.Discrete)
 
     def reset(self, lane: int, seed: int):
         return self.envs[lane].reset(seed=int(seed))[0]
 
-    def step(
-        self, lanes: np.ndarray, actions: np.ndarray, obs_out: np.ndarray, rewards_out: np.ndarray, dones_out: np.ndarray
-    ):
-        for lane, action in zip(lanes.tolist(), actions.tolist() if self.as_list else actions, strict=True):
+    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        envs = self.envs
+        for lane in busy:
             self.lane = lane
-            obs, reward, terminated, truncated, _ = self.envs[lane].step(action)
+            obs, reward, terminated, truncated, _ = envs[lane].step(actions[lane])
             obs_out[lane] = obs
-            rewards_out[lane] = reward
-            dones_out[lane] = terminated or truncated
+            lane_out[lane, REWARD] = reward
+            lane_out[lane, OVER] = terminated or truncated
 
 
 def _make_lanes(env: VecEnv):
     return _DummyLanes(env) if isinstance(env, DummyVecEnv) else _VecLanes(env)
+
+
+class _Actions:
+    """
+    Turns every lane's outputs into its action: Discrete actions come from the kernel as ints (Python ints pass
+    gymnasium's checks much faster than numpy scalars), float Box actions are squashed by numpy's ``tanh`` and
+    rescaled by :func:`~sb3_cosyne.cosyne.lane_step.box_actions`, other spaces go through ``outputs_to_actions``.
+    """
+
+    def __init__(self, action_space: spaces.Space, num_envs: int) -> None:
+        self.space = action_space
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.start = int(action_space.start) if self.discrete else 0
+        self.box = isinstance(action_space, spaces.Box) and np.issubdtype(action_space.dtype, np.floating)
+        if self.box:
+            low, high = action_space.low, action_space.high
+            # The span in the space's dtype first, as numpy promotes it in outputs_to_actions.
+            self.bounds = np.stack([low.ravel(), (high - low).ravel(), high.ravel()]).astype(np.float64)
+            self.shape = (num_envs, *action_space.shape)
+            # tanh writes here: numpy is much slower in place
+            self.squashed = np.zeros((num_envs, self.bounds.shape[1]))
+
+    def __call__(self, outputs: np.ndarray, lane_info: np.ndarray) -> np.ndarray | list:
+        """
+        :param outputs: every lane's outputs (zeros for idle lanes)
+        :param lane_info: every lane's Discrete action in its ``ACTION`` column
+        :return: one action per lane
+        """
+        if self.discrete:
+            return lane_info[:, ACTION].tolist()
+        if self.box:
+            np.tanh(outputs, out=self.squashed)
+            actions = np.empty(self.squashed.shape, dtype=self.space.dtype)
+            box_actions(self.squashed, self.bounds, actions)
+            return actions if actions.shape == self.shape else actions.reshape(self.shape)
+        return outputs_to_actions(outputs, self.space)
 
 
 def evaluate_networks(
@@ -106,6 +155,7 @@ def evaluate_networks(
     obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     on_step: Callable[[int], bool] | None = None,
     on_invalid: Callable[[int, int, str], None] | None = None,
+    torch_forward: TorchForward | None = None,
 ) -> EvaluationResult:
     """
     Run ``seeds.shape[1]`` episodes of each network on the lanes of ``env``.
@@ -119,26 +169,43 @@ def evaluate_networks(
         False aborts the evaluation
     :param on_invalid: called with (network, step, what) when an env returns a non-finite observation
         or reward; that episode ends and its return is NaN
+    :param torch_forward: run the networks with this torch forward (for ``env.num_envs`` lanes) instead of Numba's
     :raises EnvStepError: when the env raises, naming the network and the lane
     :return: the episodes' returns and lengths and the observation statistics
     """
     n_networks, n_episodes = seeds.shape
     n_jobs = n_networks * n_episodes
-    n_lanes = min(env.num_envs, n_jobs)
+    num_envs = env.num_envs
     lanes = _make_lanes(env)
     params = np.ascontiguousarray(params, dtype=np.float64)
+    n_params = params.shape[1]
     mean, std = obs_stats
+    normalize = mean is not None
+    obs_space = env.observation_space
 
     returns = np.zeros((n_networks, n_episodes))
     lengths = np.zeros((n_networks, n_episodes), dtype=np.int64)
-    lane_job = np.full(env.num_envs, -1, dtype=np.int64)
-    lane_params = np.zeros((env.num_envs, params.shape[1]))
-    obs_buf = np.zeros((env.num_envs, *env.observation_space.shape), dtype=env.observation_space.dtype)
-    rewards = np.zeros(env.num_envs)
-    dones = np.zeros(env.num_envs, dtype=bool)
-    state = policy.initial_state(env.num_envs)
-    in_dim = policy.obs_dim
-    obs_count, obs_sum, obs_sq_sum = 0, np.zeros(in_dim), np.zeros(in_dim)
+    lane_info = np.zeros((num_envs, 3), dtype=np.int64)
+    lane_info[:, JOB] = -1
+    lane_job = lane_info[:, JOB]
+    lane_out = np.zeros((num_envs, 4))
+    lane_nets = np.zeros((num_envs, n_params + policy.state_dim))
+    # float64 whatever the space's dtype (casting is exact, as preprocess_obs's), so that the kernel has one signature
+    obs_buf = np.zeros((num_envs, *obs_space.shape))
+    # Discrete observations are one-hot encoded by numpy; the kernel reads all others as they are.
+    one_hot = isinstance(obs_space, (spaces.Discrete, spaces.MultiDiscrete))
+    inputs = np.zeros((num_envs, policy.obs_dim)) if one_hot else obs_buf.reshape(num_envs, -1)
+    stats = np.zeros((6, policy.obs_dim))
+    if normalize:
+        stats[MEAN], stats[STD] = mean, std
+    outputs = np.zeros((num_envs, int(policy.layer_sizes[-1])))
+    to_actions = _Actions(env.action_space, num_envs)
+    network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
+    if torch_forward is not None:
+        torch_forward.load(params)
+        # The kernel leaves the networks' inputs here for torch.
+        net_inputs = np.zeros((num_envs, int(policy.layer_sizes[0])))
+    obs_count = 0
     next_job = 0
 
     def env_error(error: Exception, lane: int | None) -> EnvStepError:
@@ -152,93 +219,80 @@ def evaluate_networks(
 
     def start(lane: int) -> None:
         nonlocal next_job
+        lane_out[lane, RETURN] = lane_out[lane, LENGTH] = 0.0
         if next_job >= n_jobs:
             lane_job[lane] = -1
             return
         job = next_job
         next_job += 1
         lane_job[lane] = job
-        lane_params[lane] = params[job // n_episodes]
-        state[lane] = 0.0
+        lane_nets[lane, :n_params] = params[job // n_episodes]
+        lane_nets[lane, n_params:] = 0.0
+        if torch_forward is not None:
+            torch_forward.assign(lane, job // n_episodes)
         try:
             obs_buf[lane] = lanes.reset(lane, seeds[job // n_episodes, job % n_episodes])
         except Exception as error:
             raise env_error(error, lane) from error
 
-    for lane in range(n_lanes):
+    def record_episode(lane: int) -> tuple[int, int]:
+        """Write the lane's episode so far into the results; return its network and episode."""
+        net, episode = divmod(int(lane_job[lane]), n_episodes)
+        returns[net, episode] = lane_out[lane, RETURN]
+        lengths[net, episode] = int(lane_out[lane, LENGTH])
+        return net, episode
+
+    def advance(record: bool, commit: bool) -> int:
+        if one_hot:
+            inputs[busy] = preprocess_obs(obs_buf[busy], obs_space)
+        if torch_forward is None:
+            return advance_lanes(
+                record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, True, outputs,
+                to_actions.start,
+            )  # fmt: skip
+        n_ended = advance_lanes(
+            record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, False, net_inputs, 0
+        )
+        if not n_ended:
+            outputs[:], hidden = torch_forward(net_inputs)
+            idle = lane_job < 0
+            outputs[idle] = 0.0
+            lane_info[:, ACTION] = outputs.argmax(axis=1) + to_actions.start
+            if hidden is not None:
+                lane_nets[:, n_params:] = hidden
+        return n_ended
+
+    def result(aborted: bool = False) -> EvaluationResult:
+        return EvaluationResult(returns, lengths, obs_count, stats[SUM].copy(), stats[SQ_SUM].copy(), aborted)
+
+    for lane in range(min(num_envs, n_jobs)):
         start(lane)
-    active = np.arange(n_lanes)
-    while active.size:
-        # Lanes are all busy most of the time: index only when some are idle.
-        every_lane = active.size == env.num_envs
-        obs = obs_buf if every_lane else obs_buf[active]
-        inputs = preprocess_obs(obs, env.observation_space)
-        if mean is not None:
-            obs_count += active.size
-            obs_sum += inputs.sum(axis=0)
-            obs_sq_sum += np.square(inputs).sum(axis=0)
-            inputs = normalize(inputs, mean, std)
-        if every_lane:
-            outputs = policy.batched_outputs(lane_params, inputs, state)
-        else:
-            lane_state = state[active]
-            outputs = policy.batched_outputs(lane_params[active], inputs, lane_state)
-            state[active] = lane_state
+    busy = [lane for lane in range(num_envs) if lane_job[lane] >= 0]
+    if busy:
+        advance(False, False)
+    while busy:
+        # The inputs the last call read are stepped now: their statistics count from the next call on.
+        stepped = len(busy) if normalize else 0
         try:
-            lanes.step(active, outputs_to_actions(outputs, env.action_space), obs_buf, rewards, dones)
+            lanes.step(busy, to_actions(outputs, lane_info), obs_buf, lane_out)
         except Exception as error:
             raise env_error(error, lanes.lane) from error
-        ended = record_step(active, lane_job, n_episodes, rewards, obs_buf.reshape(env.num_envs, -1), dones, returns, lengths)
-        if on_step is not None and not on_step(int(active.size)):
-            return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum, aborted=True)
-        if ended.any():
-            for lane, how in zip(active[ended > 0].tolist(), ended[ended > 0].tolist(), strict=True):
-                if how == _INVALID and on_invalid is not None:
-                    net, episode = divmod(int(lane_job[lane]), n_episodes)
-                    on_invalid(net, int(lengths[net, episode]), "reward" if not np.isfinite(rewards[lane]) else "observation")
-                start(lane)
-            active = np.flatnonzero(lane_job >= 0)
-    return EvaluationResult(returns, lengths, obs_count, obs_sum, obs_sq_sum)
-
-
-@njit(cache=True)
-def record_step(
-    active: np.ndarray,
-    lane_job: np.ndarray,
-    n_episodes: int,
-    rewards: np.ndarray,
-    obs: np.ndarray,
-    dones: np.ndarray,
-    returns: np.ndarray,
-    lengths: np.ndarray,
-) -> np.ndarray:
-    """
-    Add one step of every busy lane to its episode's return and length, in place.
-
-    :param active: indices of the busy lanes
-    :param lane_job: episode (``network * n_episodes + episode``) each lane runs
-    :param n_episodes: episodes per network
-    :param rewards: reward of each lane, shape ``(lanes,)``
-    :param obs: new observation of each lane, flattened, shape ``(lanes, d)``
-    :param dones: whether each lane's episode ended
-    :param returns: episode returns, updated in place; set to NaN on a non-finite reward or observation
-    :param lengths: episode lengths, updated in place
-    :return: for each busy lane, 0 if its episode goes on, ``_DONE`` if it ended, ``_INVALID`` if its reward or
-        observation was non-finite (which ends it too)
-    """
-    ended = np.zeros(active.shape[0], dtype=np.int8)
-    for k in range(active.shape[0]):
-        lane = active[k]
-        net, episode = lane_job[lane] // n_episodes, lane_job[lane] % n_episodes
-        lengths[net, episode] += 1
-        finite = np.isfinite(rewards[lane])
-        for i in range(obs.shape[1]):
-            finite = finite and np.isfinite(obs[lane, i])
-        if finite:
-            returns[net, episode] += rewards[lane]
-            if dones[lane]:
-                ended[k] = _DONE
-        else:
-            returns[net, episode] = np.nan
-            ended[k] = _INVALID
-    return ended
+        # Records this step and, unless an episode ended, computes the next actions.
+        n_ended = advance(True, stepped > 0)
+        obs_count += stepped
+        if on_step is not None and not on_step(len(busy)):
+            for lane in busy:
+                record_episode(lane)
+            return result(aborted=True)
+        if n_ended:
+            for lane in busy:
+                if lane_info[lane, ENDED]:
+                    net, episode = record_episode(lane)
+                    if lane_info[lane, ENDED] == INVALID and on_invalid is not None:
+                        what = "reward" if not np.isfinite(lane_out[lane, REWARD]) else "observation"
+                        on_invalid(net, int(lengths[net, episode]), what)
+                    start(lane)
+            busy = [lane for lane in range(num_envs) if lane_job[lane] >= 0]
+            if busy:
+                advance(False, False)
+    return result()

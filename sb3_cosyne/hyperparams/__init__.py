@@ -64,3 +64,17 @@ def model_kwargs(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(kwargs.get("policy_kwargs"), str):
         kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"nn": nn, "dict": dict})
     return entry.get("policy", "MlpPolicy"), kwargs
+
+
+def tuned_or_default(env_id: str) -> tuple[str, dict[str, Any]]:
+    """
+    The policy and constructor keyword arguments of the tuned entry of ``env_id`` in the package's ``cosyne.yml``,
+    or ``("MlpPolicy", {})`` (CoSyNE's defaults) when it has none.
+
+    :param env_id: gymnasium id of the env
+    :return: the policy and the constructor keyword arguments
+    """
+    try:
+        return model_kwargs(load_hyperparams(env_id))
+    except KeyError:
+        return "MlpPolicy", {}

@@ -1,0 +1,218 @@
+"""The Numba side of a batched step on the lanes of a VecEnv: record what every busy lane's env returned, then
+compute every busy lane's next network outputs, in one call.
+
+The arithmetic is exactly that of :func:`~sb3_cosyne.cosyne.spaces.preprocess_obs`, ``normalize`` and
+``outputs_to_actions`` (numpy's), so that returns and observation statistics are those of the plain numpy
+formulation, bit for bit; only ``tanh`` of Box actions is left to numpy, whose vectorised ``tanh`` differs from
+libm's in the last bit. A call unboxes every argument anew, so the arguments are few arrays with named columns.
+"""
+
+import numpy as np
+from numba import njit
+
+from sb3_cosyne.cosyne.forward import lane_forward
+from sb3_cosyne.cosyne.spaces import OBS_CLIP
+
+#: how a lane's last step ended (``lane_info[:, ENDED]``)
+RUNNING, DONE, INVALID = 0, 1, 2
+#: columns of ``lane_info`` (int64): the episode a lane runs (``network * n_episodes + episode``, -1: idle), how its
+#: last step ended, and its Discrete action (the argmax of its outputs plus the space's start)
+JOB, ENDED, ACTION = range(3)
+#: columns of ``lane_out`` (float64): the reward of a lane's last step, whether its episode is over, and the return
+#: and length of its episode so far
+REWARD, OVER, RETURN, LENGTH = range(4)
+#: rows of ``stats``: normalisation mean and std, the sums (and sums of squares) of the observations whose step was
+#: taken, and those of the observations the last call read
+MEAN, STD, SUM, SQ_SUM, NEXT_SUM, NEXT_SQ_SUM = range(6)
+
+
+@njit(cache=True)
+def pairwise_sum(values: np.ndarray) -> float:
+    """
+    The sum of ``values`` in the order numpy's pairwise summation adds them (``np.add.reduce`` along a
+    contiguous axis): blocks of up to 128 values summed by eight interleaved partial sums, halves beyond.
+    """
+    n = values.shape[0]
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += values[i]
+        return total
+    if n <= 128:
+        partial = values[:8].copy()
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                partial[j] += values[i + j]
+            i += 8
+        left = (partial[0] + partial[1]) + (partial[2] + partial[3])
+        total = left + ((partial[4] + partial[5]) + (partial[6] + partial[7]))
+        while i < n:
+            total += values[i]
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(values[:half]) + pairwise_sum(values[half:])
+
+
+@njit(cache=True)
+def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarray) -> None:
+    """
+    The sums (and sums of squares) of the busy lanes' inputs into the ``NEXT`` rows of ``stats``, added as
+    numpy's ``inputs[busy].sum(axis=0)`` adds them: lane after lane, or pairwise when there is a single input.
+    """
+    n_inputs = inputs.shape[1]
+    if n_inputs == 1:
+        column = np.empty(lane_info.shape[0])
+        n = 0
+        for lane in range(lane_info.shape[0]):
+            if lane_info[lane, JOB] >= 0:
+                column[n] = inputs[lane, 0]
+                n += 1
+        stats[NEXT_SUM, 0] = pairwise_sum(column[:n])
+        for k in range(n):
+            column[k] = column[k] * column[k]
+        stats[NEXT_SQ_SUM, 0] = pairwise_sum(column[:n])
+        return
+    first = True
+    for lane in range(lane_info.shape[0]):
+        if lane_info[lane, JOB] < 0:
+            continue
+        for i in range(n_inputs):
+            value = np.float64(inputs[lane, i])
+            if first:
+                stats[NEXT_SUM, i] = value
+                stats[NEXT_SQ_SUM, i] = value * value
+            else:
+                stats[NEXT_SUM, i] += value
+                stats[NEXT_SQ_SUM, i] += value * value
+        first = False
+
+
+@njit(cache=True)
+def advance_lanes(
+    record: bool,
+    commit: bool,
+    lane_info: np.ndarray,
+    lane_out: np.ndarray,
+    inputs: np.ndarray,
+    lane_nets: np.ndarray,
+    stats: np.ndarray,
+    normalize: bool,
+    layer_sizes: np.ndarray,
+    with_bias: bool,
+    activation: int,
+    forward: bool,
+    outputs: np.ndarray,
+    action_start: int,
+) -> int:
+    """
+    One batched step of the busy lanes: record the step just taken, then, unless an episode ended, compute the
+    next outputs (and Discrete actions).
+
+    :param record: whether a step was taken since the last call: add each busy lane's reward to its episode's
+        return and length, and set its ``ENDED`` to ``DONE`` if its episode is over, ``INVALID`` if its reward or
+        observation was non-finite (which ends it too, with a NaN return), else ``RUNNING``
+    :param commit: whether the observations the last call read were stepped: add their statistics to the sums
+    :param lane_info: per lane, the columns ``JOB``, ``ENDED``, ``ACTION``
+    :param lane_out: per lane, the columns ``REWARD``, ``OVER``, ``RETURN``, ``LENGTH``
+    :param inputs: per lane, its network inputs before normalisation: its new observation, flattened, or its
+        one-hot encoding (always finite, as is the integer observation it encodes)
+    :param lane_nets: per lane, its network's chromosome followed by its recurrent state (updated in place)
+    :param stats: normalisation statistics and sums (rows ``MEAN`` to ``NEXT_SQ_SUM``)
+    :param normalize: whether to normalise the inputs and gather their statistics
+    :param layer_sizes: units per layer of the networks
+    :param with_bias: whether their neurons have biases
+    :param activation: code of their hidden activation
+    :param forward: whether to run the networks; if not, ``outputs`` receives the networks' inputs (normalised
+        observation, then recurrent state) for a forward pass elsewhere
+    :param outputs: receives every lane's outputs (zeros for idle lanes)
+    :param action_start: the start of a Discrete action space (0 otherwise)
+    :return: the number of episodes that ended (the outputs are then not computed)
+    """
+    if commit:
+        for i in range(stats.shape[1]):
+            stats[SUM, i] += stats[NEXT_SUM, i]
+            stats[SQ_SUM, i] += stats[NEXT_SQ_SUM, i]
+    n_lanes = lane_info.shape[0]
+    n_inputs = inputs.shape[1]
+    if record:
+        n_ended = 0
+        for lane in range(n_lanes):
+            if lane_info[lane, JOB] < 0:
+                continue
+            lane_out[lane, LENGTH] += 1.0
+            reward = lane_out[lane, REWARD]
+            finite = np.isfinite(reward)
+            for i in range(n_inputs):
+                finite = finite and np.isfinite(inputs[lane, i])
+            ended = RUNNING
+            if finite:
+                lane_out[lane, RETURN] += reward
+                if lane_out[lane, OVER] != 0.0:
+                    ended = DONE
+            else:
+                lane_out[lane, RETURN] = np.nan
+                ended = INVALID
+            lane_info[lane, ENDED] = ended
+            n_ended += ended != RUNNING
+        if n_ended:
+            return n_ended
+
+    if normalize:
+        batch_statistics(lane_info, inputs, stats)
+    n_params = lane_nets.shape[1] - (layer_sizes[0] - n_inputs)
+    work = np.empty((2, layer_sizes.max()))
+    h = work[0]
+    for lane in range(n_lanes):
+        if lane_info[lane, JOB] < 0:
+            outputs[lane] = 0.0
+            lane_info[lane, ACTION] = action_start
+            continue
+        for i in range(n_inputs):
+            value = np.float64(inputs[lane, i])
+            if normalize:
+                # np.clip's bounds, letting NaN through as it does
+                value = (value - stats[MEAN, i]) / stats[STD, i]
+                if value < -OBS_CLIP:
+                    value = -OBS_CLIP
+                elif value > OBS_CLIP:
+                    value = OBS_CLIP
+            h[i] = value
+        state = lane_nets[lane, n_params:]
+        for i in range(state.shape[0]):
+            h[n_inputs + i] = state[i]
+        if not forward:
+            outputs[lane] = h[: outputs.shape[1]]
+            continue
+        lane_forward(lane_nets[lane, :n_params], work, layer_sizes, with_bias, activation, state)
+        best = 0
+        for k in range(outputs.shape[1]):
+            outputs[lane, k] = h[k]
+            # np.argmax: the first maximum, or the first NaN
+            if k > 0 and not np.isnan(h[best]) and (np.isnan(h[k]) or h[k] > h[best]):
+                best = k
+        lane_info[lane, ACTION] = best + action_start
+    return 0
+
+
+@njit(cache=True)
+def box_actions(squashed: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
+    """
+    Box actions from ``tanh``-squashed outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (squashed
+    + 1) * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
+
+    :param squashed: squashed outputs, one row per action
+    :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
+    :param actions: receives the actions, shape ``(squashed.shape[0], bounds.shape[1])``
+    """
+    for row in range(actions.shape[0]):
+        for i in range(actions.shape[1]):
+            low, high = bounds[0, i], bounds[2, i]
+            value = low + 0.5 * (squashed[row, i] + 1.0) * bounds[1, i]
+            if value < low:
+                value = low
+            elif value > high:
+                value = high
+            actions[row, i] = value
