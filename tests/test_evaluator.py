@@ -1,5 +1,6 @@
 """What every evaluator shares: blocks of the (networks, episodes) grid, their assembly, the worker side."""
 
+import os
 import sys
 
 import gymnasium as gym
@@ -18,7 +19,7 @@ from sb3_cosyne.cosyne.worker import EvaluationWorker
 class FaultyEnv(gym.Env):
     """
     Observations drawn from the reset seed; taking action 1 at step 3 raises (``fault="raise"``) or gives a
-    NaN reward (``fault="nan"``), so that only some networks trip over it.
+    NaN reward (``fault="nan"``) or ends the process (``fault="exit"``), so that only some networks trip over it.
     """
 
     observation_space = gym.spaces.Box(-1, 1, shape=(2,))
@@ -38,6 +39,9 @@ class FaultyEnv(gym.Env):
         if action == 1 and self.t == 3:
             if self.fault == "raise":
                 raise RuntimeError("simulator exploded")
+            if self.fault == "exit":
+                # A crash that takes its process down (only ever run on a Ray worker).
+                os._exit(1)
             reward = np.nan
         return self.np_random.uniform(-1, 1, size=2).astype(np.float32), reward, False, self.t >= 10, {}
 

@@ -184,3 +184,15 @@ def test_non_finite_rewards_are_reported_as_in_local_evaluation(ray_session):
     assert len(messages[0]) == 1
     assert messages[0] == messages[1]
     assert_same_state(local, model)
+
+
+def test_a_dead_worker_raises_and_is_replaced_at_the_next_learn(ray_session):
+    with RayEvaluator(functools.partial(FaultyEnv, "exit"), n_workers=1, **HALF_CPU) as crashing:
+        model = CoSyNE("MlpPolicy", FaultyEnv("exit"), evaluator=crashing, pop_size=8, seed=1, champion_episodes=0)
+        initial = model.strategy.population.copy()
+        with pytest.raises(RuntimeError, match="a Ray worker died while evaluating networks"):
+            model.learn(1000)
+        assert crashing.workers == 0
+        np.testing.assert_array_equal(model.strategy.population, initial)
+        crashing.setup(model.policy, fast_path=True)
+        assert crashing.workers == 1
