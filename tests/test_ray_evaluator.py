@@ -1,6 +1,6 @@
 """Evaluation on Ray actors: the same fitness, champion and resume as local evaluation; clear errors.
 
-One local Ray of 2 CPUs serves the whole module (its tests run in one pytest-xdist worker). Actors take
+One local Ray of 2 CPUs serves the whole module (pytest-xdist runs a module's tests in one worker). Actors take
 half a CPU each so that a test's own evaluator fits beside the shared one.
 """
 
@@ -19,8 +19,6 @@ from sb3_cosyne import CoSyNE, RayEvaluator
 from sb3_cosyne.cosyne.evaluation import EnvStepError
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install sb3-cosyne[ray]")
-
-pytestmark = pytest.mark.xdist_group("ray")
 
 HALF_CPU = dict(num_cpus_per_worker=0.5)
 
@@ -142,6 +140,8 @@ def test_bad_arguments_raise_clear_errors(ray_session):
     ]:
         with pytest.raises(ValueError, match=name):
             RayEvaluator("CartPole-v1", **kwargs)
+    with pytest.raises(ValueError, match="3 workers of 1 CPU need 3 CPUs, but the Ray cluster has 2"):
+        CoSyNE("MlpPolicy", "CartPole-v1", evaluator=RayEvaluator("CartPole-v1", n_workers=3)).learn(100)
     with pytest.raises(ValueError, match="env must be a gymnasium env id or a function"):
         RayEvaluator(42)
     with RayEvaluator("NoSuchEnv-v0", n_workers=1, **HALF_CPU) as broken:

@@ -98,9 +98,16 @@ class RayEvaluator(BaseEvaluator):
         ray, actor_pool = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, **self.ray_init_kwargs)
+        cluster_cpus = ray.cluster_resources().get("CPU", 0)
         n_workers = self.n_workers
         if n_workers is None:
-            n_workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.num_cpus_per_worker))
+            n_workers = max(1, int(cluster_cpus // self.num_cpus_per_worker))
+        if n_workers * self.num_cpus_per_worker > cluster_cpus:
+            # Actors that do not fit would wait for CPUs forever, and learn with them.
+            raise ValueError(
+                f"{n_workers} workers of {self.num_cpus_per_worker} CPU need {n_workers * self.num_cpus_per_worker:g} CPUs, "
+                f"but the Ray cluster has {cluster_cpus:g}: use fewer workers or a smaller num_cpus_per_worker"
+            )
         actor_class = ray.remote(num_cpus=self.num_cpus_per_worker)(EvaluationWorker)
         self._actors = [actor_class.remote(self._make_env) for _ in range(n_workers)]
         try:
