@@ -94,6 +94,11 @@ class RayEvaluator(BaseEvaluator):
         """Number of running actors (0 before ``setup``)."""
         return len(self._actors)
 
+    @property
+    def actors(self) -> list:
+        """The running actors' handles (e.g. to query them with ``__ray_call__``)."""
+        return list(self._actors)
+
     def _start(self) -> None:
         ray, actor_pool = _import_ray()
         if not ray.is_initialized():
