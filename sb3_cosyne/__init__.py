@@ -11,10 +11,12 @@ from sb3_cosyne.cosyne import (
     MlpPolicy,
     RecurrentPolicy,
 )
+from sb3_cosyne.cosyne.ray_evaluator import RayEvaluator
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseEvaluator",
     "CoSyNE",
     "CoSyNELinearPolicy",
     "CoSyNEPolicy",
@@ -22,6 +24,7 @@ __all__ = [
     "CoSyNEStrategy",
     "LinearPolicy",
     "MlpPolicy",
+    "RayEvaluator",
     "RecurrentPolicy",
     "__version__",
 ]

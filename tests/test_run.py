@@ -8,7 +8,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback,
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from sb3_cosyne import CoSyNE
 
@@ -181,9 +181,14 @@ def test_nan_env_never_gives_a_nan_champion():
     assert np.all(np.isfinite(model.champion_params()))
 
 
-def test_multiple_lanes_give_the_same_training_as_one():
+@pytest.mark.parametrize("vec_env_cls, n_envs", [(DummyVecEnv, 3), (SubprocVecEnv, 2)])
+def test_multiple_lanes_give_the_same_training_as_one(vec_env_cls, n_envs):
     single = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3, fast_path=False).learn(3000)
-    lanes = CoSyNE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3), pop_size=8, seed=3, fast_path=False).learn(3000)
+    env = make_vec_env("CartPole-v1", n_envs=n_envs, vec_env_cls=vec_env_cls)
+    try:
+        lanes = CoSyNE("MlpPolicy", env, pop_size=8, seed=3, fast_path=False).learn(3000)
+    finally:
+        env.close()
     assert lanes._compiled_rollout is None
     np.testing.assert_array_equal(single.strategy.population, lanes.strategy.population)
     np.testing.assert_array_equal(single.champion_params(), lanes.champion_params())

@@ -1,4 +1,5 @@
 from sb3_cosyne.cosyne.cosyne import CoSyNE
+from sb3_cosyne.cosyne.evaluator import BaseEvaluator
 from sb3_cosyne.cosyne.policies import (
     CoSyNELinearPolicy,
     CoSyNEPolicy,
@@ -7,13 +8,16 @@ from sb3_cosyne.cosyne.policies import (
     MlpPolicy,
     RecurrentPolicy,
 )
+from sb3_cosyne.cosyne.ray_evaluator import RayEvaluator
 
 __all__ = [
+    "BaseEvaluator",
     "CoSyNE",
     "CoSyNELinearPolicy",
     "CoSyNEPolicy",
     "CoSyNERecurrentPolicy",
     "LinearPolicy",
     "MlpPolicy",
+    "RayEvaluator",
     "RecurrentPolicy",
 ]

@@ -25,6 +25,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
 from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.evaluator import BaseEvaluator
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
@@ -40,6 +41,11 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _check_evaluator(evaluator: Any) -> None:
+    if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
+        raise ValueError(f"evaluator must be None or a BaseEvaluator (e.g. RayEvaluator), got {evaluator!r}")
 
 
 def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
@@ -97,6 +103,10 @@ class CoSyNE(BaseAlgorithm):
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
+    :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; a
+        :class:`~sb3_cosyne.RayEvaluator` runs them on Ray actors holding their own env copies (same fitness
+        values as local evaluation; callbacks' ``on_step`` is then called once per episode). Not saved: pass
+        it again to ``load``
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
     :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
     :param tensorboard_log: directory of the tensorboard logs (None: no tensorboard)
@@ -132,6 +142,7 @@ class CoSyNE(BaseAlgorithm):
         batched_forward: str = "auto",
         stagnation: int | None = None,
         burst_scale: float = 0.05,
+        evaluator: BaseEvaluator | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -190,6 +201,8 @@ class CoSyNE(BaseAlgorithm):
         self._torch_forward: TorchForward | None = None
         self.stagnation = stagnation
         self.burst_scale = burst_scale
+        _check_evaluator(evaluator)
+        self.evaluator = evaluator
         self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
         self.obs_rms: RunningMeanStd | None = None
@@ -290,7 +303,7 @@ class CoSyNE(BaseAlgorithm):
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward"]
+        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward", "evaluator"]
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
@@ -337,17 +350,22 @@ class CoSyNE(BaseAlgorithm):
                     stacklevel=2,
                 )
 
-        if self._compiled_rollout is not None:
-            result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
+        def on_episodes(lengths: np.ndarray) -> bool:
             # The episodes are already over: callbacks see each one as it would have ended.
             bars = _progress_bars(callback)
-            for length in result.lengths.ravel():
+            for length in lengths.ravel():
                 for bar in bars:
                     # SB3's bar counts one step per call; the episode's others are added here.
                     bar.pbar.update(int(length) - self.env.num_envs)
                 if not on_step(int(length)):
-                    result.aborted = True
-                    break
+                    return False
+            return True
+
+        if self.evaluator is not None:
+            result = self.evaluator.evaluate(params, seeds, obs_stats, on_episodes, on_invalid)
+        elif self._compiled_rollout is not None:
+            result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
+            result.aborted = not on_episodes(result.lengths)
         else:
             result = evaluate_networks(
                 self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid, torch_forward=self._torch_forward
@@ -486,6 +504,9 @@ class CoSyNE(BaseAlgorithm):
         :param progress_bar: display a progress bar (tqdm and rich)
         :return: the trained model
         """
+        _check_evaluator(self.evaluator)
+        if self.evaluator is not None:
+            self.evaluator.setup(self.policy, self.fast_path)
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
@@ -495,7 +516,9 @@ class CoSyNE(BaseAlgorithm):
             if use_torch_forward(self.batched_forward, self.device, self.policy.num_params)
             else None
         )
-        self._compiled_rollout = compiled_rollout(self.env) if self.fast_path and self._torch_forward is None else None
+        self._compiled_rollout = (
+            compiled_rollout(self.env) if self.fast_path and self._torch_forward is None and self.evaluator is None else None
+        )
         callback.on_training_start(locals(), globals())
         try:
             while self.num_timesteps < total_timesteps:

@@ -21,7 +21,9 @@ def algorithm_keys() -> frozenset[str]:
     from sb3_cosyne.cosyne.cosyne import CoSyNE
 
     names = inspect.signature(CoSyNE.__init__).parameters
-    return frozenset(name for name in names if name not in {"self", "policy", "env", "_init_setup_model", "seed", "verbose"})
+    # The evaluator is a runtime object (workers, a cluster), not a hyperparameter.
+    runtime = {"self", "policy", "env", "evaluator", "_init_setup_model", "seed", "verbose"}
+    return frozenset(name for name in names if name not in runtime)
 
 
 def load_hyperparams(env_id: str, path: str | Path | None = None) -> dict[str, Any]:

@@ -1,0 +1,234 @@
+"""
+Scaling benchmark: CoSyNE's generations per second on an expensive env, evaluated in one process, on the
+lanes of a ``SubprocVecEnv`` (one process per lane, stepped in lockstep) and on Ray actors (whole tasks of
+networks per actor, ``RayEvaluator``), side by side in one run.
+
+Every configuration trains the same model (the env's tuned settings from ``cosyne.yml``, else the defaults
+with ``pop_size=40``; same seed), so
+they run the same episodes: the script checks that their populations end identical. After one warm-up
+generation (process and actor start-up, Numba's cache), the wall-clock time of the next ``--generations``
+generations is measured; each repeat uses another seed and runs every configuration once, in turn, so that
+a change in the machine's load touches them alike. Reported: generations per second (median over the
+repeats) and the speed-up over one process (median of the per-repeat ratios); and, since wall-clock
+speed-ups mean little on a machine other jobs share, the CPU seconds per generation of all the processes
+that work for a configuration (this one, the ``SubprocVecEnv`` workers or the Ray actors; Ray's own
+daemons are not counted) and the CPU efficiency, one process's CPU seconds over the configuration's
+(1: parallel evaluation costs no more CPU than serial).
+
+Usage::
+
+    python -m benchmarks.scaling --env LunarLander-v3 --workers 2 --generations 5 --repeats 3 [--markdown table.md]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import SubprocVecEnv
+
+from sb3_cosyne import CoSyNE, RayEvaluator
+from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
+
+#: clock ticks per second of /proc's CPU times
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux's ``/proc``)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as file:
+            # The fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+            fields = file.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+class GenerationClock(BaseCallback):
+    """
+    Records the wall-clock time and the CPU time of this process and the worker processes at the end of
+    every generation, and stops training after ``generations`` of them.
+
+    :param generations: generations to record after the first
+    :param worker_pids: the worker processes (asked once, at the end of the first generation)
+    """
+
+    def __init__(self, generations: int, worker_pids: Callable[[], list[int]]) -> None:
+        super().__init__()
+        self.generations = generations
+        self.worker_pids = worker_pids
+        self.pids: list[int] = []
+        self.ends: list[tuple[float, float]] = []
+
+    def _on_rollout_end(self) -> None:
+        if not self.ends:
+            self.pids = self.worker_pids()
+        self.ends.append((time.perf_counter(), time.process_time() + cpu_seconds(self.pids)))
+
+    def _on_step(self) -> bool:
+        # Stops at the first step of the generation after the last timed one (which is then discarded).
+        return len(self.ends) <= self.generations
+
+
+@dataclass
+class Configuration:
+    """
+    How one configuration trains.
+
+    :param make_model: builds the model for a seed
+    :param worker_pids: the processes that work for it besides this one
+    :param close: releases what ``make_model`` opened
+    """
+
+    make_model: Callable[[], CoSyNE]
+    worker_pids: Callable[[], list[int]] = list
+    close: Callable[[], None] = lambda: None
+
+
+def time_generations(configuration: Configuration, generations: int) -> tuple[float, float, CoSyNE]:
+    """
+    Train a fresh model for one warm-up generation, then ``generations`` timed ones.
+
+    :return: generations per second (wall clock), CPU seconds per generation (all processes) and the model
+    """
+    model = configuration.make_model()
+    clock = GenerationClock(generations, configuration.worker_pids)
+    try:
+        model.learn(10**12, callback=clock)
+    finally:
+        configuration.close()
+    (wall_start, cpu_start), (wall_end, cpu_end) = clock.ends[0], clock.ends[-1]
+    return generations / (wall_end - wall_start), (cpu_end - cpu_start) / generations, model
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def run(env_id: str, workers: int, generations: int, repeats: int, members_per_task: int | None) -> dict[str, Any]:
+    import ray
+
+    try:
+        policy, kwargs = model_kwargs(load_hyperparams(env_id))
+    except KeyError:
+        # No tuned entry (BipedalWalker-v3): the defaults, with a population as large as LunarLander's.
+        policy, kwargs = "MlpPolicy", dict(pop_size=40)
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    evaluator = RayEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
+
+    def single(seed: int) -> Configuration:
+        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, **kwargs))
+
+    def subproc(seed: int) -> Configuration:
+        env = make_vec_env(env_id, n_envs=workers, vec_env_cls=SubprocVecEnv)
+        return Configuration(
+            lambda: CoSyNE(policy, env, seed=seed, **kwargs), lambda: [process.pid for process in env.processes], env.close
+        )
+
+    def on_ray(seed: int) -> Configuration:
+        def actor_pids() -> list[int]:
+            return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in evaluator.actors])
+
+        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs), actor_pids)
+
+    configurations: dict[str, Callable[[int], Configuration]] = {
+        "1 process": single,
+        f"SubprocVecEnv, {workers} lanes": subproc,
+        f"Ray, {workers} CPUs": on_ray,
+    }
+    rates: dict[str, list[float]] = {name: [] for name in configurations}
+    cpus: dict[str, list[float]] = {name: [] for name in configurations}
+    identical = True
+    loads = [load_average()]
+    try:
+        for seed in range(repeats):
+            populations = []
+            for name, configure in configurations.items():
+                rate, cpu, model = time_generations(configure(seed), generations)
+                rates[name].append(rate)
+                cpus[name].append(cpu)
+                populations.append(model.strategy.population)
+                print(
+                    f"seed {seed}  {name:<24} {rate:7.3f} generations/s  {cpu:7.3f} CPU s/generation  (load {load_average()})",
+                    flush=True,
+                )
+            identical &= all(np.array_equal(populations[0], other) for other in populations[1:])
+            loads.append(load_average())
+    finally:
+        evaluator.close()
+        ray.shutdown()
+
+    def median_ratio(values: list[float], baseline: list[float]) -> float:
+        return statistics.median(value / base for value, base in zip(values, baseline, strict=True))
+
+    rows = [
+        {
+            "configuration": name,
+            "median generations/s": statistics.median(rates[name]),
+            "speed-up": median_ratio(rates[name], rates["1 process"]),
+            "median CPU s/generation": statistics.median(cpus[name]),
+            "CPU efficiency": median_ratio(cpus["1 process"], cpus[name]),
+            "generations/s per repeat": rates[name],
+            "CPU s/generation per repeat": cpus[name],
+        }
+        for name in configurations
+    ]
+    return {
+        "env": env_id,
+        "workers": workers,
+        "generations": generations,
+        "repeats": repeats,
+        "members_per_task": members_per_task,
+        "settings": kwargs,
+        "identical populations": identical,
+        "load averages (1, 5, 15 min)": loads,
+        "rows": rows,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| configuration | median generations/s | speed-up over 1 process "
+        "| CPU s per generation, all processes | CPU efficiency |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {row['configuration']} | {row['median generations/s']:.3g} | {row['speed-up']:.2f} "
+            f"| {row['median CPU s/generation']:.3g} | {row['CPU efficiency']:.2f} |"
+            for row in report["rows"]
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="LunarLander-v3", help="env id (its cosyne.yml settings, if it has an entry)")
+    parser.add_argument("--workers", type=int, default=2, help="SubprocVecEnv lanes and Ray CPUs (one actor each)")
+    parser.add_argument("--generations", type=int, default=5, help="timed generations per run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every configuration (seeds 0, 1, ...)")
+    parser.add_argument("--members-per-task", type=int, default=None, help="RayEvaluator's members_per_task")
+    parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--markdown", type=Path, help="write the table here")
+    args = parser.parse_args()
+    report = run(args.env, args.workers, args.generations, args.repeats, args.members_per_task)
+    table = markdown(report)
+    print(table)
+    print(f"identical populations across configurations: {report['identical populations']}")
+    print(f"load averages during the run: {report['load averages (1, 5, 15 min)']}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    if args.markdown:
+        args.markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Evaluators: run a generation's episodes away from the model's env, in blocks of networks and episodes.
+
+An evaluator splits the ``(networks, episodes)`` grid of a call into blocks, has them evaluated
+somewhere (worker processes, a Ray cluster), and puts the results back together. Every episode starts
+from ``reset(seed=...)`` with its own seed, so the returns do not depend on the split nor on which worker
+ran which block: they are those of local evaluation. The blocks' observation sums are added in block
+order, so the statistics of ``normalize_obs`` do not depend on which block finished first either.
+"""
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sb3_cosyne.cosyne.evaluation import EvaluationResult
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+
+#: called with the episode lengths of each block, in block order, as soon as the blocks before it are in;
+#: returning False stops the evaluation
+OnBlock = Callable[[np.ndarray], bool]
+#: called with (network, step, what) for an episode ended by a non-finite observation or reward
+OnInvalid = Callable[[int, int, str], None]
+
+#: with ``members_per_task=None``, networks are split into about this many tasks per worker, which keeps
+#: every worker busy when episode lengths vary while each task still holds several episodes
+TASKS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class Block:
+    """A rectangle of the ``(networks, episodes)`` grid evaluated as one task."""
+
+    networks: slice
+    episodes: slice
+
+
+def split_blocks(n_networks: int, n_episodes: int, n_workers: int, members_per_task: int | None = None) -> list[Block]:
+    """
+    Split the episodes of ``n_networks`` networks into tasks.
+
+    Networks are grouped ``members_per_task`` at a time; when that leaves fewer tasks than workers (the
+    champion's re-test evaluates a single network), the episodes are split as well so that every worker
+    gets some.
+
+    :param n_networks: networks to evaluate
+    :param n_episodes: episodes per network
+    :param n_workers: workers that run the tasks
+    :param members_per_task: networks per task; None: about ``TASKS_PER_WORKER`` tasks per worker
+    :return: the blocks, networks-major
+    """
+    if members_per_task is None:
+        members_per_task = max(1, math.ceil(n_networks / (TASKS_PER_WORKER * n_workers)))
+    row_edges = np.linspace(0, n_networks, math.ceil(n_networks / members_per_task) + 1).round().astype(int)
+    n_rows = len(row_edges) - 1
+    n_cols = min(n_episodes, math.ceil(n_workers / n_rows)) if n_rows < n_workers else 1
+    col_edges = np.linspace(0, n_episodes, n_cols + 1).round().astype(int)
+    return [
+        Block(slice(int(r0), int(r1)), slice(int(c0), int(c1)))
+        for r0, r1 in zip(row_edges[:-1], row_edges[1:], strict=True)
+        for c0, c1 in zip(col_edges[:-1], col_edges[1:], strict=True)
+    ]
+
+
+class BlockAssembler:
+    """
+    Puts the results of a call's blocks back together, in block order whatever order they arrive in.
+
+    :param blocks: the call's blocks
+    :param seeds: the call's reset seeds, shape ``(n_networks, n_episodes)``
+    :param obs_dim: number of network inputs (size of the observation sums)
+    """
+
+    def __init__(self, blocks: list[Block], seeds: np.ndarray, obs_dim: int) -> None:
+        self.blocks = blocks
+        self.returns = np.zeros(seeds.shape)
+        self.lengths = np.zeros(seeds.shape, dtype=np.int64)
+        self.obs_count, self.obs_sum, self.obs_sq_sum = 0, np.zeros(obs_dim), np.zeros(obs_dim)
+        self._arrived: dict[int, tuple[EvaluationResult, Any]] = {}
+        #: blocks released so far (all blocks before this index are in the totals)
+        self.released = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.released == len(self.blocks)
+
+    def add(self, index: int, result: EvaluationResult, extra: Any = None) -> list[tuple[EvaluationResult, Any]]:
+        """
+        Record block ``index``'s result.
+
+        :param extra: anything that goes with the result (given back with it)
+        :return: the ``(result, extra)`` of the blocks now in the totals, in block order (none while an
+            earlier block is missing)
+        """
+        self._arrived[index] = result, extra
+        released = []
+        while self.released in self._arrived:
+            block, (part, part_extra) = self.blocks[self.released], self._arrived.pop(self.released)
+            self.returns[block.networks, block.episodes] = part.returns
+            self.lengths[block.networks, block.episodes] = part.lengths
+            self.obs_count += part.obs_count
+            self.obs_sum += part.obs_sum
+            self.obs_sq_sum += part.obs_sq_sum
+            released.append((part, part_extra))
+            self.released += 1
+        return released
+
+    def result(self, aborted: bool = False) -> EvaluationResult:
+        """The call's result (blocks not released yet count as zero-length episodes)."""
+        return EvaluationResult(self.returns, self.lengths, self.obs_count, self.obs_sum, self.obs_sq_sum, aborted=aborted)
+
+
+class BaseEvaluator(ABC):
+    """
+    Evaluates CoSyNE's networks on env copies of its own (in worker processes, on a cluster) instead of on
+    the model's env. It is runtime state: it is not saved with the model; pass it again to ``CoSyNE.load``.
+    """
+
+    @abstractmethod
+    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+        """
+        Get ready to evaluate networks of ``policy``'s architecture (called at the start of every ``learn``).
+
+        :param policy: the model's policy
+        :param fast_path: whether episodes may run on the compiled fast path where the env has one
+        :raises ValueError: when the evaluator's env spaces differ from the policy's
+        """
+
+    @abstractmethod
+    def evaluate(
+        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
+    ) -> EvaluationResult:
+        """
+        Run ``seeds.shape[1]`` episodes of each network.
+
+        :param params: one parameter vector per network, shape ``(n_networks, num_params)``
+        :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
+        :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
+        :param on_block: called with each block's episode lengths in block order; returning False stops
+        :param on_invalid: called for episodes ended by a non-finite observation or reward
+        :return: the episodes' returns, lengths and observation statistics (``aborted`` when stopped)
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the workers (a later ``setup`` starts new ones)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,210 @@
+"""Evaluation on Ray actors, on one machine or a cluster (``pip install sb3-cosyne[ray]``)."""
+
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.env_util import make_vec_env
+
+from sb3_cosyne.cosyne.cosyne import _check_int
+from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
+from sb3_cosyne.cosyne.evaluator import BaseEvaluator, BlockAssembler, OnBlock, OnInvalid, split_blocks
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.cosyne.worker import EvaluationWorker
+
+
+def _import_ray():
+    try:
+        import ray
+        from ray.util.actor_pool import ActorPool
+    except ImportError as error:
+        raise ImportError("RayEvaluator needs Ray: pip install sb3-cosyne[ray]") from error
+    return ray, ActorPool
+
+
+def _check_optional_int(name: str, value: Any) -> int | None:
+    return None if value is None else _check_int(name, value, 1)
+
+
+class RayEvaluator(BaseEvaluator):
+    """
+    Evaluates CoSyNE's networks on Ray actors, each holding its own copy of the env.
+
+    A generation's networks are split into tasks of ``members_per_task`` networks (all their episodes),
+    which Ray's ``ActorPool`` hands to whichever actor is free; an actor runs its task exactly as CoSyNE
+    runs a generation locally (compiled fast path, or the lanes of a ``DummyVecEnv``). Every episode
+    starts from its own reset seed, so the fitness values are those of local evaluation, bit for bit.
+
+    Ray is started on first use (``learn``): ``ray.init(address=address, **ray_init_kwargs)`` unless Ray is
+    already initialised, in which case that session is used. The evaluator is runtime state: it is not
+    saved with the model; pass it again to ``CoSyNE.load(path, env, evaluator=...)``.
+
+    :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers,
+        so it must not close over unpicklable objects)
+    :param n_workers: number of actors; None: one per CPU of the Ray cluster (``num_cpus_per_worker`` each)
+    :param members_per_task: networks per task; None: about four tasks per worker and generation (small
+        tasks balance the load when episode lengths vary, large ones amortise Ray's per-task overhead)
+    :param n_envs: lanes of each actor's ``DummyVecEnv``
+    :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
+    :param wrapper_class: gymnasium wrapper applied to each lane, as in ``make_vec_env``
+    :param wrapper_kwargs: its keyword arguments
+    :param address: Ray cluster to connect to (``"auto"``: the cluster this machine belongs to; None: a
+        local Ray, or the one named by ``RAY_ADDRESS``)
+    :param num_cpus_per_worker: CPUs Ray reserves for each actor
+    :param ray_init_kwargs: further arguments of ``ray.init`` (``num_cpus``, ``runtime_env``, ...)
+    """
+
+    def __init__(
+        self,
+        env: str | Callable[[], gym.Env],
+        n_workers: int | None = None,
+        members_per_task: int | None = None,
+        n_envs: int = 1,
+        env_kwargs: dict[str, Any] | None = None,
+        wrapper_class: type[gym.Wrapper] | None = None,
+        wrapper_kwargs: dict[str, Any] | None = None,
+        address: str | None = None,
+        num_cpus_per_worker: float = 1,
+        ray_init_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        _import_ray()
+        if not (isinstance(env, str) or callable(env)):
+            raise ValueError(f"env must be a gymnasium env id or a function returning an env, got {env!r}")
+        self.env = env
+        self.n_workers = _check_optional_int("n_workers", n_workers)
+        self.members_per_task = _check_optional_int("members_per_task", members_per_task)
+        self.n_envs = _check_int("n_envs", n_envs, 1)
+        cpus = num_cpus_per_worker
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float, np.integer, np.floating)) or not cpus > 0:
+            raise ValueError(f"num_cpus_per_worker must be a number > 0, got {num_cpus_per_worker!r}")
+        self.num_cpus_per_worker = num_cpus_per_worker
+        self.address = address
+        self.ray_init_kwargs = dict(ray_init_kwargs or {})
+        self._make_env = functools.partial(
+            make_vec_env, env, n_envs=n_envs, env_kwargs=env_kwargs, wrapper_class=wrapper_class, wrapper_kwargs=wrapper_kwargs
+        )
+        self._actors: list = []
+        self._pool = None
+
+    @property
+    def workers(self) -> int:
+        """Number of running actors (0 before ``setup``)."""
+        return len(self._actors)
+
+    @property
+    def actors(self) -> list:
+        """The running actors' handles (e.g. to query them with ``__ray_call__``)."""
+        return list(self._actors)
+
+    def _start(self) -> None:
+        ray, actor_pool = _import_ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, **self.ray_init_kwargs)
+        cluster_cpus = ray.cluster_resources().get("CPU", 0)
+        n_workers = self.n_workers
+        if n_workers is None:
+            n_workers = max(1, int(cluster_cpus // self.num_cpus_per_worker))
+        if n_workers * self.num_cpus_per_worker > cluster_cpus:
+            # Actors that do not fit would wait for CPUs forever, and learn with them.
+            raise ValueError(
+                f"{n_workers} workers of {self.num_cpus_per_worker} CPU need {n_workers * self.num_cpus_per_worker:g} CPUs, "
+                f"but the Ray cluster has {cluster_cpus:g}: use fewer workers or a smaller num_cpus_per_worker"
+            )
+        actor_class = ray.remote(num_cpus=self.num_cpus_per_worker)(EvaluationWorker)
+        self._actors = [actor_class.remote(self._make_env) for _ in range(n_workers)]
+        try:
+            self._spaces = ray.get([actor.spaces.remote() for actor in self._actors])
+        except ray.exceptions.RayActorError as error:
+            self.close()
+            raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
+        self._pool = actor_pool(self._actors)
+
+    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+        """
+        Start Ray and the actors if they are not running, check the env's spaces against the policy's and
+        send the policy's architecture to every actor.
+
+        :raises ValueError: when the env's observation or action space differs from the model's
+        :raises RuntimeError: when the actors cannot make the env
+        """
+        ray, _ = _import_ray()
+        if self._pool is None:
+            self._start()
+        for kind, model_space, index in (("observation", policy.observation_space, 0), ("action", policy.action_space, 1)):
+            if self._spaces[0][index] != model_space:
+                raise ValueError(
+                    f"the evaluator's env {self.env!r} has the {kind} space {self._spaces[0][index]}, "
+                    f"but the model's is {model_space}"
+                )
+        self._drain()
+        self._obs_dim = policy.obs_dim
+        policy_ref = ray.put(policy)
+        ray.get([actor.set_policy.remote(policy_ref, fast_path) for actor in self._actors])
+
+    def _drain(self) -> None:
+        """Wait out the tasks of an interrupted call (their results belong to no generation)."""
+        while self._pool is not None and self._pool.has_next():
+            # A discarded task's error concerns no generation.
+            with contextlib.suppress(Exception):
+                self._pool.get_next_unordered()
+
+    def evaluate(
+        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
+    ) -> EvaluationResult:
+        ray, _ = _import_ray()
+        if self._pool is None:
+            raise RuntimeError("RayEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
+        self._drain()
+        blocks = split_blocks(seeds.shape[0], seeds.shape[1], len(self._actors), self.members_per_task)
+        assembler = BlockAssembler(blocks, seeds, self._obs_dim)
+        submitted = 0
+
+        def submit_while_free() -> None:
+            nonlocal submitted
+            while submitted < len(blocks) and self._pool.has_free():
+                block = blocks[submitted]
+                args = (submitted, block, params[block.networks], seeds[block.networks, block.episodes], obs_stats)
+                self._pool.submit(lambda actor, args: actor.evaluate.remote(*args), args)
+                submitted += 1
+
+        submit_while_free()
+        try:
+            while not assembler.complete:
+                index, result, invalid = self._pool.get_next_unordered()
+                submit_while_free()
+                # Results arrive in any order; callbacks and reports follow block order, so runs repeat exactly.
+                for released, reports in assembler.add(index, result, invalid):
+                    for network, step, what in reports:
+                        on_invalid(network, step, what)
+                    if not on_block(released.lengths):
+                        self._drain()
+                        return assembler.result(aborted=True)
+        except ray.exceptions.RayTaskError as error:
+            self._drain()
+            if isinstance(error.cause, EnvStepError):
+                raise error.cause from None
+            raise
+        except ray.exceptions.RayActorError as error:
+            self.close()
+            raise RuntimeError(
+                f"a Ray worker died while evaluating networks: {error}; the model is as after its last generation "
+                "and the next learn starts new workers"
+            ) from error
+        return assembler.result()
+
+    def close(self) -> None:
+        """Stop the actors (the Ray session itself is left running; ``ray.shutdown()`` ends it)."""
+        if self._actors:
+            ray, _ = _import_ray()
+            for actor in self._actors:
+                ray.kill(actor)
+        self._actors, self._pool = [], None
+
+    def __repr__(self) -> str:
+        return (
+            f"RayEvaluator({self.env!r}, n_workers={self.n_workers}, members_per_task={self.members_per_task}, "
+            f"n_envs={self.n_envs}, address={self.address!r})"
+        )

@@ -1,0 +1,89 @@
+"""The worker side of an evaluator: one env copy, on which blocks of a generation are evaluated.
+
+A worker runs a block exactly as CoSyNE runs a generation locally: on the compiled fast path when its
+env has one, otherwise on the lanes of its VecEnv (``evaluate_networks``). Networks and episodes are
+numbered within the block there; errors and invalid episodes are renumbered to the whole call's numbers.
+"""
+
+import os
+import re
+import socket
+from collections.abc import Callable
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.evaluator import Block
+from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+
+
+def _renumber(message: str, first_network: int, first_episode: int) -> str:
+    """``message`` with the block's network and episode numbers shifted to the call's."""
+    message = re.sub(r"network (\d+)", lambda match: f"network {int(match.group(1)) + first_network}", message)
+    return re.sub(r"\(episode (\d+)\)", lambda match: f"(episode {int(match.group(1)) + first_episode})", message)
+
+
+class EvaluationWorker:
+    """
+    Holds one copy of the env and evaluates blocks of networks on it.
+
+    :param make_env: builds the worker's VecEnv (its lanes run the block's episodes)
+    """
+
+    def __init__(self, make_env: Callable[[], VecEnv]) -> None:
+        self.env = make_env()
+        if not isinstance(self.env, VecEnv):
+            raise TypeError(f"the env factory must build a VecEnv, got {type(self.env).__name__}")
+        self.policy: CoSyNEPolicy | None = None
+        self.compiled: CompiledRollout | None = None
+
+    def spaces(self) -> tuple[spaces.Space, spaces.Space]:
+        """The env's observation and action spaces."""
+        return self.env.observation_space, self.env.action_space
+
+    def set_policy(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+        """
+        Evaluate networks of ``policy``'s architecture from now on.
+
+        :param policy: a copy of the model's policy (its own weights are not used)
+        :param fast_path: whether to use the env's compiled rollout, if it has one
+        """
+        self.policy = policy
+        self.compiled = compiled_rollout(self.env) if fast_path else None
+
+    def evaluate(
+        self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
+    ) -> tuple[int, EvaluationResult, list[tuple[int, int, str]]]:
+        """
+        Run the episodes of one block.
+
+        :param index: the block's index, returned as is so that results can arrive in any order
+        :param block: where the block lies in the call's grid (for the numbers in errors and reports)
+        :param params: the block's networks, shape ``(n_networks, num_params)``
+        :param seeds: their reset seeds, shape ``(n_networks, n_episodes)``
+        :param obs_stats: observation mean and standard deviation, or ``(None, None)``
+        :raises EnvStepError: when the env raises, naming the network and episode in the call's numbering
+        :return: the index, the result, and the (network, step, what) of episodes with non-finite values
+        """
+        if self.policy is None:
+            raise RuntimeError("set_policy must be called before evaluate")
+        invalid: list[tuple[int, int, str]] = []
+
+        def on_invalid(network: int, step: int, what: str) -> None:
+            invalid.append((network + block.networks.start, step, what))
+
+        try:
+            if self.compiled is not None:
+                result = self.compiled(self.policy, params, seeds, obs_stats)
+            else:
+                result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_invalid=on_invalid)
+        except EnvStepError as error:
+            where = f" (worker {os.getpid()} on {socket.gethostname()})"
+            raise EnvStepError(_renumber(str(error), block.networks.start, block.episodes.start) + where) from None
+        return index, result, invalid
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,145 @@
+"""What every evaluator shares: blocks of the (networks, episodes) grid, their assembly, the worker side."""
+
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_cosyne import CoSyNE
+from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
+from sb3_cosyne.cosyne.evaluator import Block, BlockAssembler, split_blocks
+from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.cosyne.worker import EvaluationWorker
+
+
+class FaultyEnv(gym.Env):
+    """
+    Observations drawn from the reset seed; taking action 1 at step 3 raises (``fault="raise"``) or gives a
+    NaN reward (``fault="nan"``) or ends the process (``fault="exit"``), so that only some networks trip over it.
+    """
+
+    observation_space = gym.spaces.Box(-1, 1, shape=(2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, fault: str = "nan") -> None:
+        self.fault = fault
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, size=2).astype(np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = 1.0
+        if action == 1 and self.t == 3:
+            if self.fault == "raise":
+                raise RuntimeError("simulator exploded")
+            if self.fault == "exit":
+                # A crash that takes its process down (only ever run on a Ray worker).
+                os._exit(1)
+            reward = np.nan
+        return self.np_random.uniform(-1, 1, size=2).astype(np.float32), reward, False, self.t >= 10, {}
+
+
+@pytest.mark.parametrize(
+    "n_networks, n_episodes, n_workers, members_per_task",
+    [(20, 1, 2, None), (20, 3, 2, 3), (8, 2, 4, 8), (1, 3, 2, None), (1, 1, 2, None), (7, 5, 3, 1), (20, 1, 1, 50)],
+)
+def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, members_per_task):
+    blocks = split_blocks(n_networks, n_episodes, n_workers, members_per_task)
+    covered = np.zeros((n_networks, n_episodes), dtype=int)
+    for block in blocks:
+        covered[block.networks, block.episodes] += 1
+        size = block.networks.stop - block.networks.start
+        assert 1 <= size <= (members_per_task or n_networks)
+    np.testing.assert_array_equal(covered, 1)
+    if n_networks < n_workers:
+        # Too few networks for the workers: the episodes are split too.
+        assert len(blocks) == min(n_workers, n_episodes)
+
+
+def test_default_split_gives_each_worker_several_tasks():
+    blocks = split_blocks(20, 1, 2)
+    assert len(blocks) == 7
+    assert max(b.networks.stop - b.networks.start for b in blocks) == 3
+
+
+def test_assembly_follows_block_order_whatever_the_arrival_order():
+    policy = CoSyNEPolicy(gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Discrete(2), net_arch=[3])
+    env = make_vec_env("CartPole-v1")
+    params = np.random.default_rng(0).uniform(-1, 1, size=(6, policy.num_params))
+    seeds = np.random.default_rng(1).integers(0, 1000, size=(6, 2))
+    stats = (np.zeros(4), np.ones(4))
+    blocks = split_blocks(6, 2, 2, members_per_task=2)
+    parts = [evaluate_networks(env, policy, params[b.networks], seeds[b.networks, b.episodes], stats) for b in blocks]
+
+    def assemble(order):
+        assembler = BlockAssembler(blocks, seeds, policy.obs_dim)
+        released = [extra for index in order for _, extra in assembler.add(index, parts[index], extra=index)]
+        assert released == list(range(len(blocks)))
+        assert assembler.complete
+        return assembler.result()
+
+    in_order, reversed_order = assemble(range(len(blocks))), assemble(reversed(range(len(blocks))))
+    whole = evaluate_networks(env, policy, params, seeds, stats)
+    np.testing.assert_array_equal(in_order.returns, whole.returns)
+    np.testing.assert_array_equal(in_order.lengths, whole.lengths)
+    assert in_order.obs_count == whole.obs_count
+    np.testing.assert_allclose(in_order.obs_sum, whole.obs_sum, rtol=1e-12)
+    # Bit for bit the same sums whatever order the blocks arrived in.
+    np.testing.assert_array_equal(in_order.obs_sum, reversed_order.obs_sum)
+    np.testing.assert_array_equal(in_order.obs_sq_sum, reversed_order.obs_sq_sum)
+
+
+def faulty_params(policy: CoSyNEPolicy) -> np.ndarray:
+    """Two networks that always choose action 0, then two that always choose action 1."""
+    params = np.zeros((4, policy.num_params))
+    params[:2, 2] = 1.0  # bias of output 0 (each neuron: its two weights, then its bias)
+    params[2:, 5] = 1.0  # bias of output 1
+    return params
+
+
+@pytest.mark.parametrize("fault", ["raise", "nan"])
+def test_worker_numbers_networks_and_episodes_as_the_whole_call(fault):
+    worker = EvaluationWorker(lambda: DummyVecEnv([lambda: FaultyEnv(fault)]))
+    policy = CoSyNEPolicy(FaultyEnv.observation_space, FaultyEnv.action_space, net_arch=[])
+    worker.set_policy(policy, fast_path=True)
+    assert worker.spaces() == (FaultyEnv.observation_space, FaultyEnv.action_space)
+    # The block holds networks 10..13 and episodes 2..3 of a larger call; its networks 12 and 13 pick action 1.
+    block = Block(slice(10, 14), slice(2, 4))
+    seeds = np.zeros((4, 2), dtype=np.int64)
+    if fault == "raise":
+        with pytest.raises(EnvStepError, match=r"in lane 0 while evaluating network 12 \(episode 2\).*\(worker \d+ on "):
+            worker.evaluate(7, block, faulty_params(policy), seeds, (None, None))
+        return
+    index, result, invalid = worker.evaluate(7, block, faulty_params(policy), seeds, (None, None))
+    assert index == 7
+    assert isinstance(result, EvaluationResult)
+    assert np.all(np.isnan(result.returns[2:])) and np.all(result.returns[:2] == 10)
+    assert invalid == [(12, 3, "reward"), (12, 3, "reward"), (13, 3, "reward"), (13, 3, "reward")]
+
+
+def test_worker_needs_a_vec_env_and_a_policy():
+    with pytest.raises(TypeError, match="must build a VecEnv"):
+        EvaluationWorker(lambda: gym.make("CartPole-v1"))
+    worker = EvaluationWorker(lambda: make_vec_env("CartPole-v1"))
+    with pytest.raises(RuntimeError, match="set_policy"):
+        worker.evaluate(0, Block(slice(0, 1), slice(0, 1)), np.zeros((1, 10)), np.zeros((1, 1), dtype=np.int64), (None, None))
+
+
+def test_evaluator_must_be_an_evaluator():
+    with pytest.raises(ValueError, match="evaluator must be None or a BaseEvaluator"):
+        CoSyNE("MlpPolicy", "CartPole-v1", evaluator="ray")
+
+
+def test_ray_evaluator_without_ray_names_the_extra(monkeypatch):
+    from sb3_cosyne import RayEvaluator
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"pip install sb3-cosyne\[ray\]"):
+        RayEvaluator("CartPole-v1")
