@@ -83,8 +83,7 @@ class CoSyNE(BaseAlgorithm):
         stored with the champion)
     :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
-        VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
-        progress bar still counts every step)
+        VecEnv path's, and callbacks' ``on_step`` is called once per env step too, after each episode has run
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -317,13 +316,15 @@ class CoSyNE(BaseAlgorithm):
 
         if self._compiled_rollout is not None:
             result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
-            # The episodes are already over: callbacks see each one as it would have ended.
+            # The episodes are already over: callbacks replay their steps one by one, so that step-counting
+            # callbacks (EvalCallback's eval_freq, CheckpointCallback's save_freq) fire as on the VecEnv path.
             bars = _progress_bars(callback)
+            surplus = self.env.num_envs - 1  # SB3's bar counts num_envs steps per call, here one step each
             for length in result.lengths.ravel():
                 for bar in bars:
-                    # SB3's bar counts one step per call; the episode's others are added here.
-                    bar.pbar.update(int(length) - self.env.num_envs)
-                if not on_step(int(length)):
+                    if surplus:
+                        bar.pbar.update(-surplus * int(length))
+                if not all(on_step(1) for _ in range(int(length))):
                     result.aborted = True
                     break
         else:
