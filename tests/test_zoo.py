@@ -20,10 +20,11 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs
-from sb3_cosyne.hyperparams.sampling import NET_ARCHS, convert_cosyne_params
+from sb3_cosyne.hyperparams.sampling import NET_ARCHS, convert_cosyne_params, sample_cosyne_params
 from sb3_cosyne.zoo import main, with_defaults
 
 pytest.importorskip("rl_zoo3", reason='the rl_zoo3 bridge needs the zoo extra: pip install "sb3-cosyne[zoo]"')
+optuna = pytest.importorskip("optuna", reason="rl_zoo3's --optimize needs optuna (installed with rl_zoo3)")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENTRIES = sorted(yaml.safe_load(DEFAULT_PATH.read_text()))
@@ -112,8 +113,22 @@ def test_optimize_runs_an_optuna_study_with_the_cosyne_sampler(tmp_path):
     assert set(best.params) == {"pop_size", "mutation_prob", "mutation_scale", "permutation", "init_scale",
                                 "n_eval_episodes", "net_arch"}  # fmt: skip
     model = CoSyNE("MlpPolicy", "CartPole-v1", **convert_cosyne_params(best.params))
-    assert model.policy.net_arch == NET_ARCHS[best.params["net_arch"]]
+    assert model.policy.net_arch == (NET_ARCHS[best.params["net_arch"]] or [8])
     assert model.pop_size == best.params["pop_size"]
+
+
+@pytest.mark.parametrize("env_id", ["sb3_cosyne/DoublePoleNoVel-v0", "Acrobot-v1"])
+@pytest.mark.parametrize("net_arch", list(NET_ARCHS))
+def test_every_sampled_network_fits_the_entry_policy(env_id, net_arch):
+    # rl_zoo3 builds the trial's model outside its error handling: an invalid sample would end the whole study.
+    policy, kwargs = model_kwargs(load_hyperparams(env_id))
+    params = {"pop_size": 8, "mutation_prob": 0.1, "mutation_scale": 0.1, "permutation": "all", "init_scale": 1.0,
+              "n_eval_episodes": 2, "net_arch": net_arch}  # fmt: skip
+    sampled = sample_cosyne_params(optuna.trial.FixedTrial(params), 0, 1, {})
+    model = CoSyNE(policy, env_id, **{**kwargs, **sampled})
+    configured = CoSyNE(policy, env_id, **kwargs).policy.net_arch
+    assert model.policy.net_arch == (configured if NET_ARCHS[net_arch] is None else NET_ARCHS[net_arch])
+    assert (model.pop_size, model.n_eval_episodes) == (8, 2)
 
 
 def test_every_yml_entry_builds_its_model_through_rl_zoo3(tmp_path):

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-#: Hidden layers of the sampled network, by name (the name is what Optuna records).
-NET_ARCHS: dict[str, list[int]] = {"linear": [], "tiny": [4], "small": [8], "medium": [16]}
+#: Hidden layers of the sampled network, by name (the name is what Optuna records). "configured" keeps the yml
+#: entry's network; the others have one hidden layer, which every policy (recurrent included) accepts.
+NET_ARCHS: dict[str, list[int] | None] = {"configured": None, "tiny": [4], "small": [8], "medium": [16]}
 POP_SIZES = [8, 12, 20, 40]
 
 
@@ -15,8 +16,9 @@ def convert_cosyne_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     :return: keyword arguments of :class:`~sb3_cosyne.CoSyNE`
     """
     hyperparams = dict(sampled_params)
-    if "net_arch" in hyperparams:
-        hyperparams["policy_kwargs"] = dict(net_arch=NET_ARCHS[hyperparams.pop("net_arch")])
+    net_arch = NET_ARCHS[hyperparams.pop("net_arch", "configured")]
+    if net_arch is not None:
+        hyperparams["policy_kwargs"] = dict(net_arch=net_arch)
     return hyperparams
 
 
@@ -24,8 +26,8 @@ def sample_cosyne_params(trial: Any, n_actions: int, n_envs: int, additional_arg
     """
     Sample CoSyNE's hyperparameters (rl_zoo3's ``HYPERPARAMS_SAMPLER`` signature).
 
-    Every sampled combination is valid: ``parent_fraction`` stays at its default, which every population
-    size here allows.
+    Every sampled combination is valid for every policy: ``parent_fraction`` stays at its default, which every
+    population size here allows, and the networks have the entry's layers or one hidden layer.
 
     :param trial: the Optuna trial
     :param n_actions: number of continuous actions (unused: the network's outputs follow the action space)
