@@ -194,13 +194,28 @@ class Tracker:
         self.best_eval10 = -math.inf
         self.best_eval50 = -math.inf
         self.solution: dict[str, float] = {}
+        self.fingerprint: bytes | None = None
+        self.scores: tuple[float, float | None] = (-math.inf, None)
 
-    def check(self, steps: int, make_policy: Callable[[], Policy]) -> None:
+    def score(self, policy: Policy) -> tuple[float, float | None]:
+        """
+        :param policy: the policy to evaluate
+        :return: its mean return on the evaluation episodes, and on the final episodes if the former reaches the threshold
+        """
+        eval10 = evaluate(policy, self.eval_env, EVAL_SEED, self.eval_episodes)
+        if eval10 < self.threshold:
+            return eval10, None
+        return eval10, evaluate(policy, self.eval_env, FINAL_SEED, self.final_episodes)
+
+    def check(self, steps: int, make_policy: Callable[[], Policy], fingerprint: Callable[[], bytes] | None = None) -> None:
         """
         Called by the training loop whenever it can be interrupted.
 
         :param steps: training env steps so far
         :param make_policy: builds the policy to evaluate, only called when an evaluation is due
+        :param fingerprint: returns bytes identifying the policy, only called when an evaluation is due: a policy
+            evaluated before is not played again (a population method's best network stays the same over many
+            evaluation points)
         :raises _OutOfTime: when the training CPU time exceeds the cap
         :raises _Solved: when the evaluation reaches the threshold (confirmed on the final episodes with ``confirm``)
         """
@@ -211,14 +226,16 @@ class Tracker:
         if steps < self.next_eval:
             return
         self.clock.pause()
-        policy = make_policy()
-        eval10 = evaluate(policy, self.eval_env, EVAL_SEED, self.eval_episodes)
+        current = None if fingerprint is None else fingerprint()
+        if current is None or current != self.fingerprint:
+            self.fingerprint = current
+            self.scores = self.score(make_policy())
+        eval10, eval50 = self.scores
         self.best_eval10 = max(self.best_eval10, eval10)
-        if eval10 >= self.threshold:
-            cpu_s, wall_s = self.clock.elapsed()
-            eval50 = evaluate(policy, self.eval_env, FINAL_SEED, self.final_episodes)
+        if eval50 is not None:
             self.best_eval50 = max(self.best_eval50, eval50)
             if not self.confirm or eval50 >= self.threshold:
+                cpu_s, wall_s = self.clock.elapsed()
                 self.solution = {"cpu_s": cpu_s, "wall_s": wall_s, "steps": steps, "eval10": eval10, "eval50": eval50}
                 raise _Solved
         if self.clock.elapsed()[0] > self.max_cpu:
@@ -248,6 +265,19 @@ def sb3_policy(model: BaseAlgorithm) -> Policy:
     return policy
 
 
+def model_fingerprint(model: BaseAlgorithm) -> bytes:
+    """
+    :param model: SB3 model
+    :return: the bytes of everything its deterministic policy depends on: the policy's state (parameters and
+        buffers) and the ``VecNormalize`` observation statistics
+    """
+    parts = [tensor.detach().cpu().numpy().tobytes() for tensor in model.policy.state_dict().values()]
+    venv = model.get_vec_normalize_env()
+    if venv is not None:
+        parts += [venv.obs_rms.mean.tobytes(), venv.obs_rms.var.tobytes()]
+    return b"".join(parts)
+
+
 class TrackerCallback(BaseCallback):
     """
     Lets the tracker evaluate ``self.model`` and stop training by raising.
@@ -260,7 +290,7 @@ class TrackerCallback(BaseCallback):
         self.tracker = tracker
 
     def _on_step(self) -> bool:
-        self.tracker.check(self.model.num_timesteps, partial(sb3_policy, self.model))
+        self.tracker.check(self.model.num_timesteps, partial(sb3_policy, self.model), partial(model_fingerprint, self.model))
         return True
 
 
@@ -448,6 +478,14 @@ def mean_policy(net: NumpyMLP, es: Any) -> Policy:
     return net.policy(es.result.xfavorite)
 
 
+def mean_fingerprint(es: Any) -> bytes:
+    """
+    :param es: ``cma.CMAEvolutionStrategy``
+    :return: the bytes of the distribution mean (what ``mean_policy`` plays)
+    """
+    return es.result.xfavorite.tobytes()
+
+
 def train_cmaes(env_id: str, seed: int, tracker: Tracker) -> None:
     """
     CMA-ES on the weights of ``NumpyMLP``; fitness is the return of one episode (reset seeds drawn from a
@@ -476,7 +514,7 @@ def train_cmaes(env_id: str, seed: int, tracker: Tracker) -> None:
                 episode_return, length = play_episode(net.policy(theta), env, int(episode_seeds.integers(2**31 - 1)))
                 steps += length
                 losses.append(-episode_return)
-                tracker.check(steps, partial(mean_policy, net, es))
+                tracker.check(steps, partial(mean_policy, net, es), partial(mean_fingerprint, es))
                 if steps >= budget:
                     return
             es.tell(candidates, losses)
