@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     :raises SystemExit: for an unknown command, an env without hyperparameters, or a missing video dependency
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if not argv or argv[0] not in COMMANDS:
         raise SystemExit(f"usage: python -m sb3_cosyne.zoo {{{','.join(COMMANDS)}}} [rl_zoo3 options]")
     command, options = argv[0], with_defaults(argv[0], argv[1:])

@@ -174,9 +174,11 @@ def test_mistyped_key_in_a_custom_yml_is_named(tmp_path):
         main(["train", "--env", "CartPole-v1", "-conf", str(conf)])
 
 
-def test_unknown_command_shows_the_usage():
+def test_unknown_command_shows_the_usage(capsys):
     with pytest.raises(SystemExit, match=r"usage: python -m sb3_cosyne.zoo \{train,enjoy,record_video\}"):
         main(["plot"])
+    main(["--help"])
+    assert "python -m sb3_cosyne.zoo train --env CartPole-v1" in capsys.readouterr().out
 
 
 def test_defaults_apply_to_cosyne_only():
