@@ -94,7 +94,8 @@ ZOO_SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "delta_std"
 ZOO_IGNORED_KEYS = ("n_timesteps", "callback")
 ZOO_UNSUPPORTED_KEYS = ("frame_stack", "env_wrapper", "vec_env_wrapper", "env_kwargs", "monitor_kwargs")
 
-Policy = Callable[[np.ndarray], Any]
+# Maps a single observation, and whether it starts an episode (recurrent policies reset their memory), to an action.
+Policy = Callable[[np.ndarray, bool], Any]
 
 
 class _Solved(Exception):  # noqa: N818 (control flow, not an error)
@@ -135,7 +136,7 @@ def play_episode(policy: Policy, env: gym.Env, seed: int) -> tuple[float, int]:
     """
     Play one episode.
 
-    :param policy: maps a single observation to an action
+    :param policy: maps a single observation and whether it is the episode's first to an action
     :param env: gymnasium env (not vectorized)
     :param seed: seed of the reset
     :return: undiscounted return and number of steps
@@ -143,7 +144,7 @@ def play_episode(policy: Policy, env: gym.Env, seed: int) -> tuple[float, int]:
     obs, _ = env.reset(seed=seed)
     total, steps, done = 0.0, 0, False
     while not done:
-        obs, reward, terminated, truncated, _ = env.step(policy(obs))
+        obs, reward, terminated, truncated, _ = env.step(policy(obs, steps == 0))
         total += float(reward)
         steps += 1
         done = terminated or truncated
@@ -252,15 +253,20 @@ def sb3_policy(model: BaseAlgorithm) -> Policy:
     Observations are normalized with the training ``VecNormalize`` statistics (frozen: ``normalize_obs``
     does not update them), as the zoo does when it loads ``vecnormalize.pkl`` for evaluation.
 
+    A recurrent model carries its state from step to step, reset at each episode's first step.
+
     :param model: SB3 model
     :return: the policy
     """
     venv = model.get_vec_normalize_env()
+    state = None
 
-    def policy(obs: np.ndarray) -> Any:
+    def policy(obs: np.ndarray, episode_start: bool) -> Any:
+        nonlocal state
         if venv is not None:
             obs = venv.normalize_obs(obs)
-        return model.predict(obs, deterministic=True)[0]
+        action, state = model.predict(obs, state, np.array([episode_start]), deterministic=True)
+        return action
 
     return policy
 
@@ -456,7 +462,7 @@ class NumpyMLP:
         """
         *hidden, (w_out, b_out) = self.layers(np.asarray(theta, dtype=np.float64))
 
-        def act(obs: np.ndarray) -> Any:
+        def act(obs: np.ndarray, episode_start: bool) -> Any:
             h = np.asarray(obs, dtype=np.float64).ravel()
             for weights, biases in hidden:
                 h = np.tanh(h @ weights + biases)
