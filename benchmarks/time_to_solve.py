@@ -796,7 +796,7 @@ def summary_table(envs: list[str], algo: str, runs: list[dict[str, Any]], max_cp
         f"### {algo}: one row per env, CPU cap {max_cpu:g} s per run",
         "",
         "| env | threshold | step budget | solved | median CPU s | median wall s | median steps "
-        "| median final return | unsolved seeds: best 10-episode mean (steps run, CPU s) |",
+        "| median final return | unsolved seeds: best 10-episode / 50-episode mean (steps run, CPU s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id in envs:
@@ -804,7 +804,7 @@ def summary_table(envs: list[str], algo: str, runs: list[dict[str, Any]], max_cp
         if not env_runs:
             continue
         unsolved = ", ".join(
-            f"{fmt(run['eval10'], '.1f')} ({run['steps_run']:,}, {run['cpu_run_s']:.0f})"
+            f"{fmt(run['eval10'], '.1f')} / {fmt(run['eval50'], '.1f')} ({run['steps_run']:,}, {run['cpu_run_s']:.3g})"
             for run in env_runs
             if not run["solved"]
         )
