@@ -782,22 +782,21 @@ def cold_table(envs: list[str], runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def summary_table(envs: list[str], algo: str, runs: list[dict[str, Any]], max_cpu: float) -> str:
+def summary_table(envs: list[str], algo: str, runs: list[dict[str, Any]]) -> str:
     """
     Markdown table with one row per env for one algorithm (``--summary``).
 
     :param envs: env ids in row order
     :param algo: the algorithm
     :param runs: warm-cache runs
-    :param max_cpu: CPU cap of the runs
     :return: markdown
     """
     lines = [
-        f"### {algo}: one row per env, CPU cap {max_cpu:g} s per run",
+        f"### {algo}: one row per env",
         "",
-        "| env | threshold | step budget | solved | median CPU s | median wall s | median steps "
+        "| env | threshold | step budget | CPU cap s | solved | median CPU s | median wall s | median steps "
         "| median final return | unsolved seeds: best 10-episode / 50-episode mean (steps run, CPU s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id in envs:
         env_runs = sorted((run for run in runs if run["env"] == env_id and run["algo"] == algo), key=lambda run: run["seed"])
@@ -809,8 +808,9 @@ def summary_table(envs: list[str], algo: str, runs: list[dict[str, Any]], max_cp
             if not run["solved"]
         )
         solved = f"{sum(run['solved'] for run in env_runs)}/{len(env_runs)}"
+        cap = max(run["max_cpu"] for run in env_runs)
         lines.append(
-            f"| {env_id} | {THRESHOLDS[env_id]:g} | {BUDGETS[env_id]:,} | {solved} "
+            f"| {env_id} | {THRESHOLDS[env_id]:g} | {BUDGETS[env_id]:,} | {cap:g} | {solved} "
             f"| {fmt(median_of(env_runs, 'cpu_s'), '.3g')} | {fmt(median_of(env_runs, 'wall_s'), '.3g')} "
             f"| {fmt(median_of(env_runs, 'steps'), ',.0f')} | {fmt(median_of(env_runs, 'eval50'), '.1f')} "
             f"| {unsolved or '—'} |"
@@ -841,7 +841,7 @@ def report(
     """
     warm = [run for run in runs if not run["cold"] and run["algo"] in algos and run["seed"] in seeds]
     if summary:
-        tables = [summary_table(envs, algo, warm, max_cpu) for algo in algos]
+        tables = [summary_table(envs, algo, warm) for algo in algos]
     else:
         tables = [env_table(env_id, algos, [run for run in warm if run["env"] == env_id], max_cpu) for env_id in envs]
     if confirm:
