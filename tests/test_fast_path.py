@@ -78,6 +78,24 @@ def test_callbacks_see_every_episode_and_can_stop_the_fast_path():
     assert model.num_timesteps > 0
 
 
+def test_callbacks_get_one_call_per_env_step_on_the_fast_path():
+    class Record(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.timesteps: list[int] = []
+
+        def _on_step(self) -> bool:
+            self.timesteps.append(self.num_timesteps)
+            return True
+
+    for fast_path in (True, False):
+        model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0, fast_path=fast_path)
+        record = Record()
+        model.learn(2_000, callback=record)
+        # One call per step, each seeing the step count advanced by one, as an EvalCallback's eval_freq expects.
+        assert record.timesteps == list(range(1, model.num_timesteps + 1))
+
+
 def test_compiled_generalization_score_equals_the_generic_test():
     from sb3_cosyne.envs.generalization import compiled_generalization_score, generalization_test
 

@@ -94,8 +94,7 @@ class CoSyNE(BaseAlgorithm):
         stored with the champion)
     :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
         pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
-        VecEnv path's, and callbacks' ``on_step`` is then called once per episode rather than per step (the
-        progress bar still counts every step)
+        VecEnv path's, and callbacks' ``on_step`` is called once per env step too, after each episode has run
     :param batched_forward: how the VecEnv path runs all lanes' networks at each step: ``"numba"`` (on the CPU,
         bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, the networks evaluated
         moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
@@ -105,7 +104,7 @@ class CoSyNE(BaseAlgorithm):
     :param burst_scale: scale of the burst mutation's Cauchy noise
     :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; a
         :class:`~sb3_cosyne.RayEvaluator` runs them on Ray actors holding their own env copies (same fitness
-        values as local evaluation; callbacks' ``on_step`` is then called once per episode). Not saved: pass
+        values as local evaluation; callbacks' ``on_step`` replays each episode's steps). Not saved: pass
         it again to ``load``
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
     :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
@@ -351,13 +350,15 @@ class CoSyNE(BaseAlgorithm):
                 )
 
         def on_episodes(lengths: np.ndarray) -> bool:
-            # The episodes are already over: callbacks see each one as it would have ended.
+            # The episodes are already over: callbacks replay their steps one by one, so that step-counting
+            # callbacks (EvalCallback's eval_freq, CheckpointCallback's save_freq) fire as on the VecEnv path.
             bars = _progress_bars(callback)
+            surplus = self.env.num_envs - 1  # SB3's bar counts num_envs steps per call, here one step each
             for length in lengths.ravel():
                 for bar in bars:
-                    # SB3's bar counts one step per call; the episode's others are added here.
-                    bar.pbar.update(int(length) - self.env.num_envs)
-                if not on_step(int(length)):
+                    if surplus:
+                        bar.pbar.update(-surplus * int(length))
+                if not all(on_step(1) for _ in range(int(length))):
                     return False
             return True
 
