@@ -63,8 +63,8 @@ def test_same_fitness_and_champion_as_local_evaluation(evaluator, fast_path):
     assert len(remote_record.fitness) == remote.generation >= 3
     np.testing.assert_array_equal(np.array(local_record.fitness), np.array(remote_record.fitness))
     assert_same_state(local, remote)
-    # Callbacks see one on_step per episode, champion re-tests included.
-    assert remote_record.n_calls == remote.num_evaluations
+    # Callbacks see one on_step per env step, champion re-tests included, as with local evaluation.
+    assert remote_record.n_calls == local_record.n_calls == remote.num_timesteps
 
 
 def test_save_load_resume_with_the_evaluator_is_exact(tmp_path, evaluator):
