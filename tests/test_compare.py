@@ -165,3 +165,11 @@ def test_time_budget_stops_ars_which_ignores_callbacks_returning_false(tmp_path)
     assert record["timesteps"] < 10_000_000
     # Evaluated before training and once at the end, where it stopped.
     np.testing.assert_array_equal(curves[0].timesteps, [0, record["timesteps"]])
+
+
+def test_log_grid_starts_at_the_first_positive_x_every_run_has():
+    a = make_curve("x", 1, [0, 10, 100, 1000], [0.0, 1.0, 2.0, 3.0])
+    b = make_curve("x", 2, [0, 100, 10_000], [0.0, 2.0, 4.0])
+    grid, mean, _ = aggregate([a, b], "timesteps", n_points=3, log=True)
+    np.testing.assert_allclose(grid, [100.0, np.sqrt(100 * 1000), 1000.0])
+    assert mean[0] == pytest.approx(2.0) and mean[-1] == pytest.approx((3.0 + 2.0 + 2.0 * 900 / 9900) / 2)

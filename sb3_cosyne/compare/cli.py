@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=float, help="return that counts as solved (default: the env's)")
     parser.add_argument("--output-dir", type=Path, default=Path("comparison"), help="folder of the runs and results")
     parser.add_argument("--log-steps", action="store_true", help="logarithmic env-step axis in the plot")
+    parser.add_argument("--log-time", action="store_true", help="logarithmic time axes in the plots")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--device", default="cpu", help="torch device")
     args = parser.parse_args(argv)
@@ -121,7 +122,7 @@ def write_results(args: argparse.Namespace, threshold: float | None, settings: R
         budget.append(f"{args.budget_seconds:g} {args.clock} s")
     title = f"{args.env}, {' / '.join(budget)} per run"
     for axis, suffix in PLOTS.items():
-        log_x = args.log_steps and axis == "timesteps"
+        log_x = args.log_steps if axis == "timesteps" else args.log_time
         plot_curves(curves, axis, output / f"{args.env}-{suffix}.png", title, threshold, log_x=log_x)
     print(table, end="")
     print(f"results in {output}/{args.env}.md, .json, -steps.png, -wall.png, -cpu.png")

@@ -15,7 +15,7 @@ def plot_curves(curves: list[Curve], axis: str, path: Path, title: str, threshol
     :param path: the PNG file
     :param title: the plot's title
     :param threshold: drawn as a dashed line (None: not drawn)
-    :param log_x: logarithmic x axis (the first evaluation, at 0, is then left out)
+    :param log_x: logarithmic x axis (the evaluations before training, at 0, are then left out)
     """
     import matplotlib
 
@@ -25,10 +25,9 @@ def plot_curves(curves: list[Curve], axis: str, path: Path, title: str, threshol
     figure, ax = plt.subplots(figsize=(7, 4.5))
     for algo in dict.fromkeys(curve.algo for curve in curves):
         runs = [curve for curve in curves if curve.algo == algo]
-        grid, mean, std = aggregate(runs, axis)
-        keep = grid > 0 if log_x else slice(None)
-        (line,) = ax.plot(grid[keep], mean[keep], label=f"{algo} ({len(runs)} seeds)", linewidth=2)
-        ax.fill_between(grid[keep], (mean - std)[keep], (mean + std)[keep], color=line.get_color(), alpha=0.2)
+        grid, mean, std = aggregate(runs, axis, log=log_x)
+        (line,) = ax.plot(grid, mean, label=f"{algo} ({len(runs)} seeds)", linewidth=2)
+        ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if threshold is not None:
         ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
     if log_x:

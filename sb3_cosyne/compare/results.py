@@ -107,19 +107,27 @@ def load_curve(folder: Path, record: dict[str, Any]) -> Curve:
     )
 
 
-def aggregate(curves: list[Curve], axis: str, n_points: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggregate(
+    curves: list[Curve], axis: str, n_points: int = 200, log: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     Mean and standard deviation across runs of the mean evaluation return, on a common grid.
 
     :param curves: the runs of one algorithm
     :param axis: ``"timesteps"``, ``"cpu_s"`` or ``"wall_s"``
     :param n_points: points of the grid
+    :param log: a geometric grid from the first positive x every run has (for a logarithmic axis)
     :return: the grid (from the first evaluation to the end of the shortest run), mean and standard deviation
     """
-    start = max(float(getattr(curve, axis)[0]) for curve in curves)
-    end = min(float(getattr(curve, axis)[-1]) for curve in curves)
-    grid = np.linspace(start, max(start, end), n_points)
-    values = np.array([np.interp(grid, getattr(curve, axis), curve.mean_returns) for curve in curves])
+    xs = [getattr(curve, axis).astype(np.float64) for curve in curves]
+    end = min(float(x[-1]) for x in xs)
+    if log:
+        start = max(float(x[x > 0][0]) if np.any(x > 0) else end for x in xs)
+        grid = np.geomspace(start, max(start, end), n_points) if start > 0 else np.zeros(1)
+    else:
+        start = max(float(x[0]) for x in xs)
+        grid = np.linspace(start, max(start, end), n_points)
+    values = np.array([np.interp(grid, x, curve.mean_returns) for x, curve in zip(xs, curves, strict=True)])
     return grid, values.mean(axis=0), values.std(axis=0)
 
 
