@@ -12,6 +12,7 @@ written with Pillow. Needs Box2D: ``pip install "sb3-cosyne[box2d]"``.
     python examples/bipedal_walker.py --gif walker.gif            # 2,000,000 steps, about 7 CPU minutes
     python examples/bipedal_walker.py --steps 5000000 --gif walker.gif
     python examples/bipedal_walker.py --quick --gif walker.gif     # a smoke run: 100-step episodes, pop 8
+    python examples/bipedal_walker.py --load cosyne_bipedal_walker.zip --gif walker.gif   # no training
 """
 
 import argparse
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gif-scale", type=float, default=0.5, help="size of the GIF's frames relative to the render's")
     parser.add_argument("--path", default="cosyne_bipedal_walker", help="where to save the model (.zip is added)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100-step episodes, population 8, 2,000 steps")
+    parser.add_argument("--load", help="evaluate (and film) a saved model instead of training one")
     return parser.parse_args(argv)
 
 
@@ -84,7 +86,7 @@ def record_gif(model: CoSyNE, env: gym.Env, path: str, frame_skip: int, scale: f
 
 def main(argv: list[str] | None = None) -> dict[str, float | int | str | None]:
     """
-    Train, evaluate on fresh episodes, save, and optionally write the GIF.
+    Train and save (or load), evaluate on fresh episodes, and optionally write the GIF.
 
     :param argv: command-line arguments (None reads ``sys.argv``)
     :return: the mean evaluation return, the GIF's episode return and frame count, and the saved file
@@ -96,20 +98,24 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | str | None]:
         settings["pop_size"] = QUICK["pop_size"]
         train_kwargs = env_kwargs = {"max_episode_steps": QUICK["max_episode_steps"]}
         steps = QUICK["steps"]
-    env = make_vec_env(ENV_ID, seed=args.seed, env_kwargs=train_kwargs)
-    model = CoSyNE("MlpPolicy", env, seed=args.seed, **settings)
-    start = time.process_time()
-    model.learn(total_timesteps=steps)
-    print(
-        f"{ENV_ID}: {model.num_timesteps:,} steps, {model.generation} generations, {time.process_time() - start:.1f} CPU s; "
-        f"champion's fitness {model.best_fitness:.1f} (over {train_kwargs['max_episode_steps']}-step episodes)"
-    )
+    if args.load:
+        model, path = CoSyNE.load(args.load), args.load
+    else:
+        model = CoSyNE("MlpPolicy", make_vec_env(ENV_ID, seed=args.seed, env_kwargs=train_kwargs), seed=args.seed, **settings)
+        start = time.process_time()
+        model.learn(total_timesteps=steps)
+        print(
+            f"{ENV_ID}: {model.num_timesteps:,} steps, {model.generation} generations, "
+            f"{time.process_time() - start:.1f} CPU s; champion's fitness {model.best_fitness:.1f} "
+            f"(over {train_kwargs['max_episode_steps']}-step episodes)"
+        )
+        model.save(args.path)
+        path = f"{args.path}.zip"
+        print(f"saved to {path}")
     eval_env = make_vec_env(ENV_ID, seed=args.seed + 1000, env_kwargs=env_kwargs)
     mean, std = evaluate_policy(model, eval_env, n_eval_episodes=5)
     print(f"evaluation over 5 episodes: {mean:.1f} +/- {std:.1f} (300 is the maximum)")
-    model.save(args.path)
-    print(f"saved to {args.path}.zip")
-    result: dict[str, float | int | str | None] = {"mean": float(mean), "path": f"{args.path}.zip", "gif": args.gif}
+    result: dict[str, float | int | str | None] = {"mean": float(mean), "path": path, "gif": args.gif}
     if args.gif:
         render_env = gym.make(ENV_ID, render_mode="rgb_array", **env_kwargs)
         episode_return, n_frames = record_gif(

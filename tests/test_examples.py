@@ -113,3 +113,6 @@ def test_bipedal_walker_quick_run_writes_a_gif_of_the_champion(tmp_path):
             durations.append(image.info["duration"])
         assert sum(durations) == 60 * result["gif_frames"]
         assert len(set(np.asarray(image.convert("RGB")).reshape(-1, 3).sum(axis=1).tolist())) > 10  # not a blank frame
+    # The saved walker, loaded instead of trained, scores the same on the same episodes.
+    again = run_example("bipedal_walker", "--quick", "--load", result["path"], "--gif", str(tmp_path / "again.gif"))
+    assert again["mean"] == result["mean"] and again["gif_return"] == result["gif_return"]
