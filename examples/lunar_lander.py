@@ -1,0 +1,63 @@
+"""
+CoSyNE on LunarLander-v3 (Box2D), its networks' episodes spread over several env lanes or processes.
+
+Each lane of the VecEnv runs its own network (a lane whose episode ends takes the next network), so
+``--n-envs 4 --subproc`` evaluates four networks at a time on four cores; the result does not depend on the
+number of lanes. The settings are the tuned ones from ``sb3_cosyne/hyperparams/cosyne.yml``. Needs Box2D:
+``pip install "sb3-cosyne[box2d]"``.
+
+    python examples/lunar_lander.py                          # 1,000,000 steps, a few minutes on one core
+    python examples/lunar_lander.py --steps 5000 --n-envs 2  # a smoke run
+    python examples/lunar_lander.py --n-envs 4 --subproc     # four processes
+"""
+
+import argparse
+import time
+
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+from sb3_cosyne import CoSyNE
+from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
+
+ENV_ID = "LunarLander-v3"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=1_000_000, help="training env steps")
+    parser.add_argument("--n-envs", type=int, default=1, help="env lanes")
+    parser.add_argument("--subproc", action="store_true", help="one process per lane (SubprocVecEnv)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes")
+    parser.add_argument("--path", default="cosyne_lunar_lander", help="where to save the model (.zip is added)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> tuple[float, str]:
+    """
+    Train with the tuned settings on ``--n-envs`` lanes, evaluate on fresh episodes, save.
+
+    :param argv: command-line arguments (None reads ``sys.argv``)
+    :return: the mean evaluation return and the saved file
+    """
+    args = parse_args(argv)
+    vec_env_cls = SubprocVecEnv if args.subproc else DummyVecEnv
+    env = make_vec_env(ENV_ID, n_envs=args.n_envs, seed=args.seed, vec_env_cls=vec_env_cls)
+    policy, kwargs = model_kwargs(load_hyperparams(ENV_ID))
+    model = CoSyNE(policy, env, seed=args.seed, verbose=1, **kwargs)
+    start = time.perf_counter()
+    model.learn(total_timesteps=args.steps, log_interval=10)
+    print(f"{ENV_ID}: {model.num_timesteps:,} steps, {model.generation} generations, {time.perf_counter() - start:.1f} s")
+    print(f"champion's fitness (mean of its re-tests): {model.best_fitness:.1f}")
+    mean, std = evaluate_policy(model, make_vec_env(ENV_ID, seed=args.seed + 1000), n_eval_episodes=args.episodes)
+    print(f"evaluation over {args.episodes} episodes: {mean:.1f} +/- {std:.1f} (200 counts as solved)")
+    model.save(args.path)
+    env.close()
+    print(f"saved to {args.path}.zip")
+    return float(mean), f"{args.path}.zip"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from sb3_cosyne.compare.cli import main
+
+main()
