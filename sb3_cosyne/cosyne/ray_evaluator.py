@@ -36,7 +36,8 @@ class RayEvaluator(BaseEvaluator):
     A generation's networks are split into tasks of ``members_per_task`` networks (all their episodes),
     which Ray's ``ActorPool`` hands to whichever actor is free; an actor runs its task exactly as CoSyNE
     runs a generation locally (compiled fast path, or the lanes of a ``DummyVecEnv``). Every episode
-    starts from its own reset seed, so the fitness values are those of local evaluation, bit for bit.
+    starts from its own reset seed, so the fitness values are those of local evaluation, bit for bit
+    (for envs whose seeded reset fully determines the episode).
 
     Ray is started on first use (``learn``): ``ray.init(address=address, **ray_init_kwargs)`` unless Ray is
     already initialised, in which case that session is used. The evaluator is runtime state: it is not
@@ -88,6 +89,9 @@ class RayEvaluator(BaseEvaluator):
         )
         self._actors: list = []
         self._pool = None
+        #: each actor's (observation space, action space)
+        self._spaces: list[tuple] = []
+        self._obs_dim = 0
 
     @property
     def workers(self) -> int:
