@@ -9,7 +9,9 @@ pytest.importorskip("rl_zoo3", reason="the comparison needs the compare extra (r
 pytest.importorskip("matplotlib", reason="the comparison needs the compare extra (matplotlib)")
 
 from matplotlib import image  # noqa: E402
+from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 
+from sb3_cosyne.compare.callbacks import ScheduledEvalCallback  # noqa: E402
 from sb3_cosyne.compare.cli import main  # noqa: E402
 from sb3_cosyne.compare.clock import TrainingClock  # noqa: E402
 from sb3_cosyne.compare.results import Curve, aggregate, default_threshold, markdown_table, summarize  # noqa: E402
@@ -69,6 +71,32 @@ def test_paused_clock_does_not_count():
     assert clock.elapsed() == first and first["wall"] > 0
     clock.resume()
     assert clock.seconds("wall") >= first["wall"]
+
+
+class FixedClock(TrainingClock):
+    """A clock that reads what the test sets."""
+
+    def __init__(self):
+        super().__init__()
+        self.value = 0.0
+
+    def seconds(self, name):
+        return self.value
+
+
+def test_evaluation_is_due_at_the_next_step_or_clock_mark(tmp_path):
+    clock = FixedClock()
+    callback = ScheduledEvalCallback(
+        make_vec_env("CartPole-v1"), clock, str(tmp_path), eval_every=100, eval_every_seconds=2.0, clock_name="cpu"
+    )
+    callback.num_timesteps, clock.value = 99, 1.99
+    assert not callback._due()
+    clock.value = 2.0
+    assert callback._due()
+    callback.num_timesteps, clock.value = 100, 0.0
+    assert callback._due()
+    with pytest.raises(ValueError, match="eval_every must be a positive"):
+        ScheduledEvalCallback(make_vec_env("CartPole-v1"), clock, str(tmp_path), eval_every=0)
 
 
 def test_aggregate_interpolates_over_the_range_every_run_covers():

@@ -29,24 +29,23 @@ PLOTS = {"timesteps": "steps", "wall_s": "wall", "cpu_s": "cpu"}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sb3_cosyne.compare",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Compare CoSyNE with rl_zoo3's tuned algorithms on one env (learning curves, table, plots).",
     )
     parser.add_argument("--env", required=True, help="gymnasium id")
     parser.add_argument("--algos", nargs="+", required=True, help="cosyne and/or rl_zoo3 algorithms (ppo, a2c, ars, sac, ...)")
-    parser.add_argument("--seeds", type=int, default=5, help="number of runs per algorithm, seeds 1 to N")
+    parser.add_argument("--seeds", type=int, default=5, help="runs per algorithm, seeds 1 to N (default: 5)")
     parser.add_argument("--budget-steps", type=int, help="env steps per run (default: each algorithm's tuned n_timesteps)")
     parser.add_argument("--budget-seconds", type=float, help="training seconds per run (evaluations not counted)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="clock of the time budget and schedule")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="clock of the time budget (default: wall)")
     parser.add_argument("--eval-every", type=int, help="env steps between evaluations (default: budget-steps / 20)")
     parser.add_argument("--eval-every-seconds", type=float, help="also evaluate every this many training seconds")
-    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: 10)")
     parser.add_argument("--threshold", type=float, help="return that counts as solved (default: the env's)")
-    parser.add_argument("--output-dir", type=Path, default=Path("comparison"), help="folder of the runs and results")
-    parser.add_argument("--log-steps", action="store_true", help="logarithmic env-step axis in the plot")
+    parser.add_argument("--output-dir", type=Path, default=Path("comparison"), help="runs and results (default: comparison)")
+    parser.add_argument("--log-steps", action="store_true", help="logarithmic env-step axis")
     parser.add_argument("--log-time", action="store_true", help="logarithmic time axes in the plots")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
