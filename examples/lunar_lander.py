@@ -6,7 +6,7 @@ Each lane of the VecEnv runs its own network (a lane whose episode ends takes th
 number of lanes. The settings are the tuned ones from ``sb3_cosyne/hyperparams/cosyne.yml``. Needs Box2D:
 ``pip install "sb3-cosyne[box2d]"``.
 
-    python examples/lunar_lander.py                          # 1,000,000 steps, a few minutes on one core
+    python examples/lunar_lander.py                          # 2,000,000 steps, about 6 CPU minutes
     python examples/lunar_lander.py --steps 5000 --n-envs 2  # a smoke run
     python examples/lunar_lander.py --n-envs 4 --subproc     # four processes
 """
@@ -26,7 +26,7 @@ ENV_ID = "LunarLander-v3"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=1_000_000, help="training env steps")
+    parser.add_argument("--steps", type=int, default=2_000_000, help="training env steps")
     parser.add_argument("--n-envs", type=int, default=1, help="env lanes")
     parser.add_argument("--subproc", action="store_true", help="one process per lane (SubprocVecEnv)")
     parser.add_argument("--seed", type=int, default=0)

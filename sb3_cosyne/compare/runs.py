@@ -81,13 +81,13 @@ def check_algorithm(algo: str, env_id: str) -> None:
     register_cosyne_with_zoo()
     if algo not in rl_zoo3.ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; known: {', '.join(sorted(rl_zoo3.ALGOS))}")
-    path = hyperparams_path(algo)
     if algo == "cosyne":
         try:
             load_hyperparams(env_id)
         except KeyError as error:
             raise ValueError(f"no tuned cosyne hyperparameters for {env_id!r}: {error.args[0]}") from error
         return
+    path = hyperparams_path(algo)
     entries = yaml.safe_load(path.read_text()) if path.exists() else {}
     if env_id not in entries:
         tuned = ", ".join(sorted(key for key in entries if key not in ("default", "atari")))
