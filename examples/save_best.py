@@ -5,8 +5,8 @@ Two notions of "best":
 
 - ``EvalCallback(best_model_save_path=...)`` (SB3) evaluates the model on a separate env and saves
   ``best_model.zip`` whenever the evaluation's mean return is the highest so far. Wrapped in SB3's
-  ``EveryNTimesteps``, it runs every ``--eval-freq`` env steps: on its own it counts callback calls, and on
-  the envs CoSyNE runs compiled (CartPole, Pendulum, the pole tasks) callbacks are called once per episode.
+  ``EveryNTimesteps``, it runs every ``--eval-freq`` env steps counted by ``num_timesteps``, whatever the
+  number of lanes (on its own, ``eval_freq`` counts callback calls, one per batched step of all lanes).
 - ``SaveChampionCallback`` (below, 15 lines) saves ``champion.zip`` whenever CoSyNE crowns a new champion, the
   best network by training fitness, re-tested on fresh episodes before it is crowned. It runs at the end of
   each generation (``on_rollout_end``), so it costs no extra episodes.
