@@ -24,9 +24,10 @@ OnBlock = Callable[[np.ndarray], bool]
 #: called with (network, step, what) for an episode ended by a non-finite observation or reward
 OnInvalid = Callable[[int, int, str], None]
 
-#: with ``members_per_task=None``, networks are split into about this many tasks per worker, which keeps
-#: every worker busy when episode lengths vary while each task still holds several episodes
-TASKS_PER_WORKER = 4
+#: with ``members_per_task=None``, networks are split into about this many tasks per worker: episode lengths
+#: vary by an order of magnitude between networks (LunarLander: 60 to 1000 steps), so large tasks leave workers
+#: idle at the end of every generation, while each task still holds enough episodes to amortise its overhead
+TASKS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)

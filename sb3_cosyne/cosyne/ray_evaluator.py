@@ -46,7 +46,7 @@ class RayEvaluator(BaseEvaluator):
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers,
         so it must not close over unpicklable objects)
     :param n_workers: number of actors; None: one per CPU of the Ray cluster (``num_cpus_per_worker`` each)
-    :param members_per_task: networks per task; None: about four tasks per worker and generation (small
+    :param members_per_task: networks per task; None: about eight tasks per worker and generation (small
         tasks balance the load when episode lengths vary, large ones amortise Ray's per-task overhead)
     :param n_envs: lanes of each actor's ``DummyVecEnv``
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
