@@ -25,8 +25,9 @@ OnBlock = Callable[[np.ndarray], bool]
 OnInvalid = Callable[[int, int, str], None]
 
 #: with ``members_per_task=None``, networks are split into about this many tasks per worker: episode lengths
-#: vary by an order of magnitude between networks (LunarLander: 60 to 1000 steps), so large tasks leave workers
-#: idle at the end of every generation, while each task still holds enough episodes to amortise its overhead
+#: vary by an order of magnitude between networks (LunarLander: 60 to 1000 steps), and several tasks per worker
+#: let a free worker take the next one; each still holds enough episodes to amortise its overhead (on
+#: LunarLander, 4 and 8 tasks per worker and tasks of decreasing size measured alike)
 TASKS_PER_WORKER = 8
 
 

@@ -49,7 +49,7 @@ class RayEvaluator(BaseEvaluator):
 
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers,
         so it must not close over unpicklable objects)
-    :param n_workers: number of actors; None: one per CPU of the Ray cluster (``num_cpus_per_worker`` each)
+    :param n_workers: number of actors; None: one per free CPU of the Ray cluster (``num_cpus_per_worker`` each)
     :param members_per_task: networks per task; None: about eight tasks per worker and generation (small
         tasks balance the load when episode lengths vary, large ones amortise Ray's per-task overhead)
     :param n_envs: lanes of each actor's ``DummyVecEnv``
