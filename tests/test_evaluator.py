@@ -64,8 +64,8 @@ def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, memb
 
 
 def test_default_split_gives_each_worker_several_tasks():
-    blocks = split_blocks(20, 1, 2)
-    assert len(blocks) == 7
+    blocks = split_blocks(40, 3, 2)
+    assert len(blocks) == 14
     assert max(b.networks.stop - b.networks.start for b in blocks) == 3
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,9 @@ from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
 from sb3_cosyne.cosyne.evaluator import BaseEvaluator, BlockAssembler, OnBlock, OnInvalid, split_blocks
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.worker import EvaluationWorker
+
+#: seconds to wait for the CPUs of stopped actors to come back before refusing to start
+_RELEASE_WAIT_S = 10.0
 
 
 def _import_ray():
@@ -45,8 +49,8 @@ class RayEvaluator(BaseEvaluator):
 
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers,
         so it must not close over unpicklable objects)
-    :param n_workers: number of actors; None: one per CPU of the Ray cluster (``num_cpus_per_worker`` each)
-    :param members_per_task: networks per task; None: about four tasks per worker and generation (small
+    :param n_workers: number of actors; None: one per free CPU of the Ray cluster (``num_cpus_per_worker`` each)
+    :param members_per_task: networks per task; None: about eight tasks per worker and generation (small
         tasks balance the load when episode lengths vary, large ones amortise Ray's per-task overhead)
     :param n_envs: lanes of each actor's ``DummyVecEnv``
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
@@ -107,16 +111,7 @@ class RayEvaluator(BaseEvaluator):
         ray, actor_pool = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, **self.ray_init_kwargs)
-        cluster_cpus = ray.cluster_resources().get("CPU", 0)
-        n_workers = self.n_workers
-        if n_workers is None:
-            n_workers = max(1, int(cluster_cpus // self.num_cpus_per_worker))
-        if n_workers * self.num_cpus_per_worker > cluster_cpus:
-            # Actors that do not fit would wait for CPUs forever, and learn with them.
-            raise ValueError(
-                f"{n_workers} workers of {self.num_cpus_per_worker} CPU need {n_workers * self.num_cpus_per_worker:g} CPUs, "
-                f"but the Ray cluster has {cluster_cpus:g}: use fewer workers or a smaller num_cpus_per_worker"
-            )
+        n_workers = self._fitting_workers(ray)
         actor_class = ray.remote(num_cpus=self.num_cpus_per_worker)(EvaluationWorker)
         self._actors = [actor_class.remote(self._make_env) for _ in range(n_workers)]
         try:
@@ -125,6 +120,28 @@ class RayEvaluator(BaseEvaluator):
             self.close()
             raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
         self._pool = actor_pool(self._actors)
+
+    def _fitting_workers(self, ray) -> int:
+        """
+        The number of actors to start, checked against the CPUs free in the cluster: actors that do not fit
+        would wait for CPUs forever, and ``learn`` with them.
+        """
+        deadline = time.monotonic() + _RELEASE_WAIT_S
+        while True:
+            free = ray.available_resources().get("CPU", 0)
+            n_workers = self.n_workers if self.n_workers is not None else int(free // self.num_cpus_per_worker)
+            needed = max(n_workers, 1) * self.num_cpus_per_worker
+            # The CPUs of just-stopped actors come back after a moment.
+            if needed <= free or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if needed > free:
+            raise ValueError(
+                f"{max(n_workers, 1)} workers of {self.num_cpus_per_worker:g} CPU need {needed:g} CPUs, but {free:g} of "
+                f"the Ray cluster's {ray.cluster_resources().get('CPU', 0):g} are free (another RayEvaluator's actors "
+                "hold theirs until its close()): use fewer workers or a smaller num_cpus_per_worker"
+            )
+        return n_workers
 
     def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
         """
