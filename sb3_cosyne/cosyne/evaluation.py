@@ -156,6 +156,8 @@ def evaluate_networks(
     on_step: Callable[[int], bool] | None = None,
     on_invalid: Callable[[int, int, str], None] | None = None,
     torch_forward: TorchForward | None = None,
+    first_network: int = 0,
+    first_episode: int = 0,
 ) -> EvaluationResult:
     """
     Run ``seeds.shape[1]`` episodes of each network on the lanes of ``env``.
@@ -170,6 +172,9 @@ def evaluate_networks(
     :param on_invalid: called with (network, step, what) when an env returns a non-finite observation
         or reward; that episode ends and its return is NaN
     :param torch_forward: run the networks with this torch forward (for ``env.num_envs`` lanes) instead of Numba's
+    :param first_network: number of the first network in error messages (when these networks are part of a larger
+        call, as an evaluator's block is)
+    :param first_episode: number of the first episode in error messages
     :raises EnvStepError: when the env raises, naming the network and the lane
     :return: the episodes' returns and lengths and the observation statistics
     """
@@ -210,11 +215,13 @@ def evaluate_networks(
 
     def env_error(error: Exception, lane: int | None) -> EnvStepError:
         if lane is None:
-            busy = ", ".join(f"{lane} (network {lane_job[lane] // n_episodes})" for lane in np.flatnonzero(lane_job >= 0))
+            busy = ", ".join(
+                f"{lane} (network {lane_job[lane] // n_episodes + first_network})" for lane in np.flatnonzero(lane_job >= 0)
+            )
             where = f"one of the lanes {busy}"
         else:
-            job = int(lane_job[lane])
-            where = f"lane {lane} while evaluating network {job // n_episodes} (episode {job % n_episodes})"
+            network, episode = divmod(int(lane_job[lane]), n_episodes)
+            where = f"lane {lane} while evaluating network {network + first_network} (episode {episode + first_episode})"
         return EnvStepError(f"the env raised {type(error).__name__}: {error} in {where}; the population is left as it was")
 
     def start(lane: int) -> None:

@@ -2,11 +2,10 @@
 
 A worker runs a block exactly as CoSyNE runs a generation locally: on the compiled fast path when its
 env has one, otherwise on the lanes of its VecEnv (``evaluate_networks``). Networks and episodes are
-numbered within the block there; errors and invalid episodes are renumbered to the whole call's numbers.
+numbered in the whole call's numbering in errors and invalid-episode reports.
 """
 
 import os
-import re
 import socket
 from collections.abc import Callable
 
@@ -18,12 +17,6 @@ from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluat
 from sb3_cosyne.cosyne.evaluator import Block
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-
-
-def _renumber(message: str, first_network: int, first_episode: int) -> str:
-    """``message`` with the block's network and episode numbers shifted to the call's."""
-    message = re.sub(r"network (\d+)", lambda match: f"network {int(match.group(1)) + first_network}", message)
-    return re.sub(r"\(episode (\d+)\)", lambda match: f"(episode {int(match.group(1)) + first_episode})", message)
 
 
 class EvaluationWorker:
@@ -79,10 +72,19 @@ class EvaluationWorker:
             if self.compiled is not None:
                 result = self.compiled(self.policy, params, seeds, obs_stats)
             else:
-                result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_invalid=on_invalid)
+                result = evaluate_networks(
+                    self.env,
+                    self.policy,
+                    params,
+                    seeds,
+                    obs_stats,
+                    on_invalid=on_invalid,
+                    first_network=block.networks.start,
+                    first_episode=block.episodes.start,
+                )
         except EnvStepError as error:
             where = f" (worker {os.getpid()} on {socket.gethostname()})"
-            raise EnvStepError(_renumber(str(error), block.networks.start, block.episodes.start) + where) from None
+            raise EnvStepError(f"{error}{where}") from None
         return index, result, invalid
 
     def close(self) -> None:
