@@ -3,6 +3,7 @@
 import sb3_cosyne.envs  # noqa: F401  (registers the paper's pole-balancing envs with gymnasium)
 from sb3_cosyne.core import CoSyNEStrategy
 from sb3_cosyne.cosyne import (
+    BaseEvaluator,
     CoSyNE,
     CoSyNELinearPolicy,
     CoSyNEPolicy,
@@ -12,6 +13,7 @@ from sb3_cosyne.cosyne import (
     RecurrentPolicy,
 )
 from sb3_cosyne.cosyne.ray_evaluator import RayEvaluator
+from sb3_cosyne.cosyne.subproc_evaluator import SubprocEvaluator
 
 __version__ = "0.1.0"
 
@@ -26,5 +28,6 @@ __all__ = [
     "MlpPolicy",
     "RayEvaluator",
     "RecurrentPolicy",
+    "SubprocEvaluator",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Evaluation on Ray actors: the same fitness, champion and resume as local evaluation; clear errors.
+"""Evaluation on Ray actors: the evaluator contract (``evaluator_contract``) and Ray's own errors.
 
 One local Ray of 2 CPUs serves the whole module (pytest-xdist runs a module's tests in one worker). Actors take
 half a CPU each so that a test's own evaluator fits beside the shared one.
@@ -6,17 +6,20 @@ half a CPU each so that a test's own evaluator fits beside the shared one.
 
 import functools
 import sys
-import warnings
 
-import gymnasium as gym
-import numpy as np
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback, ProgressBarCallback
-from test_evaluator import FaultyEnv
-from test_save_load import assert_same_state
+from evaluator_contract import (  # noqa: F401  (the tests every evaluator must pass, run here on Ray)
+    test_a_dead_worker_raises_and_is_replaced_at_the_next_learn,
+    test_an_interrupted_generation_loses_nothing,
+    test_env_errors_name_the_same_network_as_local_evaluation,
+    test_env_spaces_must_match_the_model,
+    test_non_finite_rewards_are_reported_as_in_local_evaluation,
+    test_progress_bar_counts_every_step,
+    test_same_fitness_and_champion_as_local_evaluation,
+    test_save_load_resume_with_the_evaluator_is_exact,
+)
 
 from sb3_cosyne import CoSyNE, RayEvaluator
-from sb3_cosyne.cosyne.evaluation import EnvStepError
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install sb3-cosyne[ray]")
 
@@ -40,95 +43,9 @@ def evaluator(ray_session):
         yield shared
 
 
-class RecordFitness(BaseCallback):
-    """Every generation's fitness values and the number of ``on_step`` calls."""
-
-    def _on_training_start(self) -> None:
-        self.fitness = []
-
-    def _on_rollout_end(self) -> None:
-        self.fitness.append(self.model.strategy.fitness.copy())
-
-    def _on_step(self) -> bool:
-        return True
-
-
-@pytest.mark.parametrize("fast_path", [False, True])
-def test_same_fitness_and_champion_as_local_evaluation(evaluator, fast_path):
-    kwargs = dict(pop_size=8, seed=3, fast_path=fast_path, n_eval_episodes=2, shared_starts=False, champion_episodes=3)
-    local_record, remote_record = RecordFitness(), RecordFitness()
-    local = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(4000, callback=local_record)
-    remote = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(4000, callback=remote_record)
-    assert evaluator.workers == 2
-    assert len(remote_record.fitness) == remote.generation >= 3
-    np.testing.assert_array_equal(np.array(local_record.fitness), np.array(remote_record.fitness))
-    assert_same_state(local, remote)
-    # Callbacks see one on_step per env step, champion re-tests included, as with local evaluation.
-    assert remote_record.n_calls == local_record.n_calls == remote.num_timesteps
-
-
-def test_save_load_resume_with_the_evaluator_is_exact(tmp_path, evaluator):
-    kwargs = dict(pop_size=8, seed=5, champion_episodes=2, normalize_obs=True)
-    split = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(1500)
-    split.save(tmp_path / "half")
-    # The evaluator is runtime state: not in the file, given again on load.
-    assert CoSyNE.load(tmp_path / "half").evaluator is None
-    resumed = CoSyNE.load(tmp_path / "half", env=gym.make("CartPole-v1"), evaluator=evaluator)
-    assert resumed.evaluator is evaluator
-    resumed.learn(1500, reset_num_timesteps=False)
-    whole = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(resumed.num_timesteps)
-    assert_same_state(resumed, whole)
-    np.testing.assert_array_equal(resumed.obs_rms.mean, whole.obs_rms.mean)
-    # Local evaluation sums the observation statistics in another order: equal up to rounding.
-    local = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(1500)
-    np.testing.assert_allclose(local.obs_rms.mean, split.obs_rms.mean, rtol=1e-12)
-
-
-class Interrupt(BaseCallback):
-    """Stops training (``how="stop"``) or raises KeyboardInterrupt at the ``at``-th ``on_step``."""
-
-    def __init__(self, at: int, how: str) -> None:
-        super().__init__()
-        self.at, self.how = at, how
-
-    def _on_step(self) -> bool:
-        if self.n_calls == self.at and self.how == "interrupt":
-            raise KeyboardInterrupt
-        return self.n_calls < self.at
-
-
-@pytest.mark.parametrize("how", ["stop", "interrupt"])
-def test_an_interrupted_generation_loses_nothing(evaluator, how):
-    kwargs = dict(pop_size=8, seed=4, fast_path=False)
-    model = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(1500)
-    reference = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(1500)
-    state = model.strategy.population.copy(), model.generation, model.champion_params()
-    if how == "interrupt":
-        with pytest.raises(KeyboardInterrupt):
-            model.learn(10_000, callback=Interrupt(3, how), reset_num_timesteps=False)
-    else:
-        model.learn(10_000, callback=Interrupt(3, how), reset_num_timesteps=False)
-    np.testing.assert_array_equal(model.strategy.population, state[0])
-    assert model.generation == state[1]
-    np.testing.assert_array_equal(model.champion_params(), state[2])
-    # The tasks still running when it stopped are discarded: training goes on as if nothing happened.
-    model.learn(1500)
-    reference.learn(1500)
-    assert_same_state(model, reference)
-
-
-def test_progress_bar_counts_every_step(evaluator):
-    bar = ProgressBarCallback()
-    model = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, pop_size=8, seed=0)
-    model.learn(2000, callback=bar)
-    assert bar.pbar.n == model.num_timesteps >= 2000
-
-
-def test_env_spaces_must_match_the_model(evaluator):
-    model = CoSyNE("MlpPolicy", "Pendulum-v1", evaluator=evaluator, pop_size=8)
-    with pytest.raises(ValueError, match=r"evaluator's env 'CartPole-v1' has the observation space Box.*but the model's is"):
-        model.learn(1000)
-    assert model.num_timesteps == 0
+@pytest.fixture(scope="module")
+def make_evaluator(ray_session):
+    return functools.partial(RayEvaluator, **HALF_CPU)
 
 
 def test_bad_arguments_raise_clear_errors(evaluator, monkeypatch):
@@ -150,51 +67,3 @@ def test_bad_arguments_raise_clear_errors(evaluator, monkeypatch):
         with pytest.raises(RuntimeError, match="the Ray workers could not make the env 'NoSuchEnv-v0'"):
             CoSyNE("MlpPolicy", "CartPole-v1", evaluator=broken).learn(100)
         assert broken.workers == 0
-
-
-def test_env_errors_name_the_same_network_as_local_evaluation(ray_session):
-    # Seed 1: network 3 is the first to fail, the first of the second task.
-    kwargs = dict(pop_size=8, seed=1, champion_episodes=0)
-    with pytest.raises(EnvStepError) as local:
-        CoSyNE("MlpPolicy", FaultyEnv("raise"), **kwargs).learn(1000)
-    # One worker runs the tasks in order: the first failing task holds the first failing network.
-    one_worker = RayEvaluator(functools.partial(FaultyEnv, "raise"), n_workers=1, members_per_task=3, **HALF_CPU)
-    with one_worker:
-        model = CoSyNE("MlpPolicy", FaultyEnv("raise"), evaluator=one_worker, **kwargs)
-        initial = model.strategy.population.copy()
-        with pytest.raises(EnvStepError) as remote:
-            model.learn(1000)
-    message = str(local.value)
-    network = int(message.split("evaluating network ")[1].split()[0])
-    assert network >= 3, "the failing network should lie beyond the first task for this test to check the numbering"
-    assert str(remote.value).startswith(message)
-    np.testing.assert_array_equal(model.strategy.population, initial)
-
-
-def test_non_finite_rewards_are_reported_as_in_local_evaluation(ray_session):
-    kwargs = dict(pop_size=8, seed=0, champion_episodes=0)
-    messages = []
-    for evaluator in (None, RayEvaluator(functools.partial(FaultyEnv, "nan"), n_workers=2, members_per_task=2, **HALF_CPU)):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = CoSyNE("MlpPolicy", FaultyEnv("nan"), evaluator=evaluator, **kwargs).learn(1000)
-        messages.append([str(w.message) for w in caught if "non-finite" in str(w.message)])
-        if evaluator is None:
-            local = model
-        else:
-            evaluator.close()
-    assert len(messages[0]) == 1
-    assert messages[0] == messages[1]
-    assert_same_state(local, model)
-
-
-def test_a_dead_worker_raises_and_is_replaced_at_the_next_learn(ray_session):
-    with RayEvaluator(functools.partial(FaultyEnv, "exit"), n_workers=1, **HALF_CPU) as crashing:
-        model = CoSyNE("MlpPolicy", FaultyEnv("exit"), evaluator=crashing, pop_size=8, seed=1, champion_episodes=0)
-        initial = model.strategy.population.copy()
-        with pytest.raises(RuntimeError, match="a Ray worker died while evaluating networks"):
-            model.learn(1000)
-        assert crashing.workers == 0
-        np.testing.assert_array_equal(model.strategy.population, initial)
-        crashing.setup(model.policy, fast_path=True)
-        assert crashing.workers == 1

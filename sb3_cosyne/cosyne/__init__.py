@@ -9,6 +9,7 @@ from sb3_cosyne.cosyne.policies import (
     RecurrentPolicy,
 )
 from sb3_cosyne.cosyne.ray_evaluator import RayEvaluator
+from sb3_cosyne.cosyne.subproc_evaluator import SubprocEvaluator
 
 __all__ = [
     "BaseEvaluator",
@@ -20,4 +21,5 @@ __all__ = [
     "MlpPolicy",
     "RayEvaluator",
     "RecurrentPolicy",
+    "SubprocEvaluator",
 ]

@@ -45,7 +45,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 def _check_evaluator(evaluator: Any) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
-        raise ValueError(f"evaluator must be None or a BaseEvaluator (e.g. RayEvaluator), got {evaluator!r}")
+        raise ValueError(f"evaluator must be None or a BaseEvaluator (SubprocEvaluator, RayEvaluator), got {evaluator!r}")
 
 
 def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
@@ -103,9 +103,10 @@ class CoSyNE(BaseAlgorithm):
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
     :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; a
-        :class:`~sb3_cosyne.RayEvaluator` runs them on Ray actors holding their own env copies (same fitness
-        values as local evaluation; callbacks' ``on_step`` replays each episode's steps). Not saved: pass
-        it again to ``load``
+        :class:`~sb3_cosyne.SubprocEvaluator` runs them in worker processes on this machine, a
+        :class:`~sb3_cosyne.RayEvaluator` on Ray actors, on one machine or a cluster; both hold their own env
+        copies, run whole tasks of networks, and give the same fitness values as local evaluation (callbacks'
+        ``on_step`` replays each episode's steps). Not saved: pass it again to ``load``
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``activation_fn``, ``with_bias``)
     :param stats_window_size: number of episodes averaged in the ``rollout/`` logs
     :param tensorboard_log: directory of the tensorboard logs (None: no tensorboard)

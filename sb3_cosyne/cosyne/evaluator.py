@@ -7,11 +7,12 @@ ran which block: they are those of local evaluation. The blocks' observation sum
 order, so the statistics of ``normalize_obs`` do not depend on which block finished first either.
 """
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -112,6 +113,96 @@ class BlockAssembler:
     def result(self, aborted: bool = False) -> EvaluationResult:
         """The call's result (blocks not released yet count as zero-length episodes)."""
         return EvaluationResult(self.returns, self.lengths, self.obs_count, self.obs_sum, self.obs_sq_sum, aborted=aborted)
+
+
+def check_env_spaces(env: Any, env_spaces: tuple, policy: CoSyNEPolicy) -> None:
+    """
+    :param env: the evaluator's env (id or function), for the message
+    :param env_spaces: the observation and action spaces of the evaluator's env
+    :param policy: the model's policy
+    :raises ValueError: when a space differs from the model's
+    """
+    for kind, env_space, model_space in zip(
+        ("observation", "action"), env_spaces, (policy.observation_space, policy.action_space), strict=True
+    ):
+        if env_space != model_space:
+            raise ValueError(f"the evaluator's env {env!r} has the {kind} space {env_space}, but the model's is {model_space}")
+
+
+#: what a worker gives back for a block: its index, its result and its invalid-episode reports
+BlockOutcome = tuple[int, EvaluationResult, list[tuple[int, int, str]]]
+
+
+class TaskPool(Protocol):
+    """Hands tasks to free workers and gives their outcomes back as they finish (any order)."""
+
+    def has_free(self) -> bool:
+        """Whether a worker is free for another task."""
+
+    def submit(self, args: tuple) -> None:
+        """Start ``EvaluationWorker.evaluate(*args)`` on a free worker."""
+
+    def has_next(self) -> bool:
+        """Whether tasks are still running."""
+
+    def next_result(self) -> BlockOutcome:
+        """Wait for the next task to finish and return its outcome (raising what the worker raised)."""
+
+
+def drain(pool: TaskPool) -> None:
+    """Wait out the tasks of an interrupted call (their results belong to no generation)."""
+    while pool.has_next():
+        # A discarded task's error concerns no generation.
+        with contextlib.suppress(Exception):
+            pool.next_result()
+
+
+def evaluate_blocks(
+    pool: TaskPool,
+    blocks: list[Block],
+    params: np.ndarray,
+    seeds: np.ndarray,
+    obs_stats: tuple,
+    obs_dim: int,
+    on_block: OnBlock,
+    on_invalid: OnInvalid,
+) -> EvaluationResult:
+    """
+    Evaluate a call's blocks on the workers of ``pool``, keeping every worker busy, and put the results together.
+
+    Callbacks and reports follow block order whatever order the results arrive in, so runs repeat exactly.
+
+    :param pool: the workers
+    :param blocks: the call's blocks (``split_blocks``)
+    :param params: one parameter vector per network, shape ``(n_networks, num_params)``
+    :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
+    :param obs_stats: observation mean and standard deviation, or ``(None, None)``
+    :param obs_dim: number of network inputs
+    :param on_block: called with each block's episode lengths in block order; returning False stops
+    :param on_invalid: called for episodes ended by a non-finite observation or reward
+    :return: the call's result (``aborted`` when ``on_block`` stopped it; the tasks still running are waited out)
+    """
+    assembler = BlockAssembler(blocks, seeds, obs_dim)
+    submitted = 0
+
+    def submit_while_free() -> None:
+        nonlocal submitted
+        while submitted < len(blocks) and pool.has_free():
+            block = blocks[submitted]
+            pool.submit((submitted, block, params[block.networks], seeds[block.networks, block.episodes], obs_stats))
+            submitted += 1
+
+    submit_while_free()
+    while not assembler.complete:
+        index, result, invalid = pool.next_result()
+        submit_while_free()
+        for released, reports in assembler.add(index, result, invalid):
+            for network, step, what in reports:
+                on_invalid(network, step, what)
+            if not on_block(released.lengths):
+                drain(pool)
+                return assembler.result(aborted=True)
+    return assembler.result()
 
 
 class BaseEvaluator(ABC):

@@ -1,6 +1,5 @@
 """Evaluation on Ray actors, on one machine or a cluster (``pip install sb3-cosyne[ray]``)."""
 
-import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -12,7 +11,16 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_cosyne.cosyne.cosyne import _check_int
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
-from sb3_cosyne.cosyne.evaluator import BaseEvaluator, BlockAssembler, OnBlock, OnInvalid, split_blocks
+from sb3_cosyne.cosyne.evaluator import (
+    BaseEvaluator,
+    BlockOutcome,
+    OnBlock,
+    OnInvalid,
+    check_env_spaces,
+    drain,
+    evaluate_blocks,
+    split_blocks,
+)
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.worker import EvaluationWorker
 
@@ -31,6 +39,25 @@ def _import_ray():
 
 def _check_optional_int(name: str, value: Any) -> int | None:
     return None if value is None else _check_int(name, value, 1)
+
+
+class _ActorTasks:
+    """Ray's ``ActorPool`` as a ``TaskPool``: each task is an actor's ``EvaluationWorker.evaluate``."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    def has_free(self) -> bool:
+        return self.pool.has_free()
+
+    def submit(self, args: tuple) -> None:
+        self.pool.submit(lambda actor, args: actor.evaluate.remote(*args), args)
+
+    def has_next(self) -> bool:
+        return self.pool.has_next()
+
+    def next_result(self) -> BlockOutcome:
+        return self.pool.get_next_unordered()
 
 
 class RayEvaluator(BaseEvaluator):
@@ -119,7 +146,7 @@ class RayEvaluator(BaseEvaluator):
         except ray.exceptions.RayActorError as error:
             self.close()
             raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
-        self._pool = actor_pool(self._actors)
+        self._pool = _ActorTasks(actor_pool(self._actors))
 
     def _fitting_workers(self, ray) -> int:
         """
@@ -154,23 +181,15 @@ class RayEvaluator(BaseEvaluator):
         ray, _ = _import_ray()
         if self._pool is None:
             self._start()
-        for kind, model_space, index in (("observation", policy.observation_space, 0), ("action", policy.action_space, 1)):
-            if self._spaces[0][index] != model_space:
-                raise ValueError(
-                    f"the evaluator's env {self.env!r} has the {kind} space {self._spaces[0][index]}, "
-                    f"but the model's is {model_space}"
-                )
+        check_env_spaces(self.env, self._spaces[0], policy)
         self._drain()
         self._obs_dim = policy.obs_dim
         policy_ref = ray.put(policy)
         ray.get([actor.set_policy.remote(policy_ref, fast_path) for actor in self._actors])
 
     def _drain(self) -> None:
-        """Wait out the tasks of an interrupted call (their results belong to no generation)."""
-        while self._pool is not None and self._pool.has_next():
-            # A discarded task's error concerns no generation.
-            with contextlib.suppress(Exception):
-                self._pool.get_next_unordered()
+        if self._pool is not None:
+            drain(self._pool)
 
     def evaluate(
         self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
@@ -180,29 +199,8 @@ class RayEvaluator(BaseEvaluator):
             raise RuntimeError("RayEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         self._drain()
         blocks = split_blocks(seeds.shape[0], seeds.shape[1], len(self._actors), self.members_per_task)
-        assembler = BlockAssembler(blocks, seeds, self._obs_dim)
-        submitted = 0
-
-        def submit_while_free() -> None:
-            nonlocal submitted
-            while submitted < len(blocks) and self._pool.has_free():
-                block = blocks[submitted]
-                args = (submitted, block, params[block.networks], seeds[block.networks, block.episodes], obs_stats)
-                self._pool.submit(lambda actor, args: actor.evaluate.remote(*args), args)
-                submitted += 1
-
-        submit_while_free()
         try:
-            while not assembler.complete:
-                index, result, invalid = self._pool.get_next_unordered()
-                submit_while_free()
-                # Results arrive in any order; callbacks and reports follow block order, so runs repeat exactly.
-                for released, reports in assembler.add(index, result, invalid):
-                    for network, step, what in reports:
-                        on_invalid(network, step, what)
-                    if not on_block(released.lengths):
-                        self._drain()
-                        return assembler.result(aborted=True)
+            return evaluate_blocks(self._pool, blocks, params, seeds, obs_stats, self._obs_dim, on_block, on_invalid)
         except ray.exceptions.RayTaskError as error:
             self._drain()
             if isinstance(error.cause, EnvStepError):
@@ -214,7 +212,6 @@ class RayEvaluator(BaseEvaluator):
                 f"a Ray worker died while evaluating networks: {error}; the model is as after its last generation "
                 "and the next learn starts new workers"
             ) from error
-        return assembler.result()
 
     def close(self) -> None:
         """Stop the actors (the Ray session itself is left running; ``ray.shutdown()`` ends it)."""

@@ -1,0 +1,72 @@
+"""Evaluation in SubprocVecEnv worker processes: the evaluator contract (``evaluator_contract``) and its own errors."""
+
+import os
+import signal
+import sys
+
+import cloudpickle
+import numpy as np
+import pytest
+from evaluator_contract import (  # noqa: F401  (the tests every evaluator must pass, run here on worker processes)
+    test_a_dead_worker_raises_and_is_replaced_at_the_next_learn,
+    test_an_interrupted_generation_loses_nothing,
+    test_env_errors_name_the_same_network_as_local_evaluation,
+    test_env_spaces_must_match_the_model,
+    test_non_finite_rewards_are_reported_as_in_local_evaluation,
+    test_progress_bar_counts_every_step,
+    test_same_fitness_and_champion_as_local_evaluation,
+    test_save_load_resume_with_the_evaluator_is_exact,
+)
+from test_save_load import assert_same_state
+
+from sb3_cosyne import CoSyNE, SubprocEvaluator
+
+
+@pytest.fixture(scope="module")
+def make_evaluator():
+    # The workers unpickle the test envs by value: they cannot import the test modules.
+    cloudpickle.register_pickle_by_value(sys.modules["test_evaluator"])
+    return SubprocEvaluator
+
+
+@pytest.fixture(scope="module")
+def evaluator(make_evaluator):
+    # Three networks per task: a generation of 8 makes more tasks than workers, arriving in any order.
+    with make_evaluator("CartPole-v1", n_workers=2, members_per_task=3) as shared:
+        yield shared
+
+
+def test_bad_arguments_raise_clear_errors():
+    for kwargs, name in [
+        (dict(n_workers=0), "n_workers"),
+        (dict(members_per_task=1.5), "members_per_task"),
+        (dict(n_envs=0), "n_envs"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            SubprocEvaluator("CartPole-v1", **kwargs)
+    with pytest.raises(ValueError, match="env must be a gymnasium env id or a function"):
+        SubprocEvaluator(42)
+    with SubprocEvaluator("NoSuchEnv-v0", n_workers=1) as broken:
+        with pytest.raises(RuntimeError, match="the worker processes could not make the env 'NoSuchEnv-v0'"):
+            CoSyNE("MlpPolicy", "CartPole-v1", evaluator=broken).learn(100)
+        assert broken.workers == 0
+
+
+def test_default_workers_are_the_usable_cpus():
+    assert SubprocEvaluator("CartPole-v1").n_workers == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_workers_killed_between_learns_are_replaced(sig):
+    # SIGINT is what Ctrl-C sends to every process of the terminal: SubprocVecEnv's workers end on it.
+    kwargs = dict(pop_size=8, seed=2, fast_path=False)
+    with SubprocEvaluator("CartPole-v1", n_workers=2, members_per_task=3) as evaluator:
+        model = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(1500)
+        first = evaluator.pids
+        os.kill(first[1], sig)
+        model.learn(1500, reset_num_timesteps=False)
+        assert evaluator.workers == 2 and not set(evaluator.pids) & set(first)
+    # Training resumed from the model's state: as one uninterrupted run.
+    reference = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(model.num_timesteps)
+    assert_same_state(model, reference)
+    np.testing.assert_array_equal(model.strategy.population, reference.strategy.population)
