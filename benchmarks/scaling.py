@@ -1,7 +1,8 @@
 """
 Scaling benchmark: CoSyNE's generations per second on an expensive env, evaluated in one process, on the
-lanes of a ``SubprocVecEnv`` (one process per lane, stepped in lockstep) and on Ray actors (whole tasks of
-networks per actor, ``RayEvaluator``), side by side in one run.
+lanes of a ``SubprocVecEnv`` (one process per lane, stepped in lockstep), in ``SubprocVecEnv`` worker
+processes running whole tasks of networks (``SubprocEvaluator``) and on Ray actors (whole tasks of networks
+per actor, ``RayEvaluator``), side by side in one run.
 
 Every configuration trains the same model (the env's tuned settings from ``cosyne.yml``, else the defaults
 with ``pop_size=40``; same seed), so
@@ -11,7 +12,7 @@ generations is measured; each repeat uses another seed and runs every configurat
 a change in the machine's load touches them alike. Reported: generations per second (median over the
 repeats) and the speed-up over one process (median of the per-repeat ratios); and, since wall-clock
 speed-ups mean little on a machine other jobs share, the CPU seconds per generation of all the processes
-that work for a configuration (this one, the ``SubprocVecEnv`` workers or the Ray actors; Ray's own
+that work for a configuration (this one, the worker processes or the Ray actors; Ray's own
 daemons are not counted) and the CPU efficiency, one process's CPU seconds over the configuration's
 (1: parallel evaluation costs no more CPU than serial).
 
@@ -35,7 +36,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
-from sb3_cosyne import CoSyNE, RayEvaluator
+from sb3_cosyne import CoSyNE, RayEvaluator, SubprocEvaluator
 from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
 
 #: clock ticks per second of /proc's CPU times
@@ -124,6 +125,7 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
         policy, kwargs = "MlpPolicy", dict(pop_size=40)
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     evaluator = RayEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
+    processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
 
     def single(seed: int) -> Configuration:
         return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, **kwargs))
@@ -134,6 +136,9 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
             lambda: CoSyNE(policy, env, seed=seed, **kwargs), lambda: [process.pid for process in env.processes], env.close
         )
 
+    def on_processes(seed: int) -> Configuration:
+        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=processes, **kwargs), lambda: processes.pids)
+
     def on_ray(seed: int) -> Configuration:
         def actor_pids() -> list[int]:
             return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in evaluator.actors])
@@ -143,6 +148,7 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
     configurations: dict[str, Callable[[int], Configuration]] = {
         "1 process": single,
         f"SubprocVecEnv, {workers} lanes": subproc,
+        f"SubprocEvaluator, {workers} processes": on_processes,
         f"Ray, {workers} CPUs": on_ray,
     }
     rates: dict[str, list[float]] = {name: [] for name in configurations}
@@ -158,12 +164,13 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
                 cpus[name].append(cpu)
                 populations.append(model.strategy.population)
                 print(
-                    f"seed {seed}  {name:<24} {rate:7.3f} generations/s  {cpu:7.3f} CPU s/generation  (load {load_average()})",
+                    f"seed {seed}  {name:<30} {rate:7.3f} generations/s  {cpu:7.3f} CPU s/generation  (load {load_average()})",
                     flush=True,
                 )
             identical &= all(np.array_equal(populations[0], other) for other in populations[1:])
             loads.append(load_average())
     finally:
+        processes.close()
         evaluator.close()
         ray.shutdown()
 
@@ -212,10 +219,10 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="LunarLander-v3", help="env id (its cosyne.yml settings, if it has an entry)")
-    parser.add_argument("--workers", type=int, default=2, help="SubprocVecEnv lanes and Ray CPUs (one actor each)")
+    parser.add_argument("--workers", type=int, default=2, help="SubprocVecEnv lanes, worker processes and Ray CPUs")
     parser.add_argument("--generations", type=int, default=5, help="timed generations per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs of every configuration (seeds 0, 1, ...)")
-    parser.add_argument("--members-per-task", type=int, default=None, help="RayEvaluator's members_per_task")
+    parser.add_argument("--members-per-task", type=int, default=None, help="the evaluators' members_per_task")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()

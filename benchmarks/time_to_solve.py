@@ -3,14 +3,20 @@ Time-to-solve benchmark: CoSyNE against CMA-ES, ARS and PPO on classic-control a
 
 Every (env, algo, seed) run trains in its own subprocess restricted to one thread and is timed with
 process CPU time and wall time, both paused while the policy is evaluated. Every 0.1% of the env's
-step budget the current policy plays 10 deterministic episodes (seeds 10_000 + i) on a separate env;
-the first time their mean reaches the env's threshold the run is solved, the solving policy is scored
-on 50 fresh episodes (seeds 20_000 + i) and training stops.
+step budget (``EVAL_FRACTIONS`` lists the envs checked less often) the current policy plays 10
+deterministic episodes (seeds 10_000 + i) on a separate env; the paper's pole-balancing envs start from
+one state, so there one episode of 100,000 steps is the whole evaluation. The first time the mean reaches
+the env's threshold the run is solved, the solving policy is scored on 50 fresh episodes (seeds
+20_000 + i) and training stops; with ``--confirm`` it is solved only once those 50 episodes reach the
+threshold too, and training goes on until they do.
 
 Usage::
 
     python -m benchmarks.time_to_solve --envs CartPole-v1 Acrobot-v1 --algos cosyne cmaes ars ppo \\
-        --seeds 5 --max-cpu 120 --jobs 2 --json results.json --markdown results.md [--resume] [--cold]
+        --seeds 5 --max-cpu 120 --jobs 2 --json results.json --markdown results.md [--resume] [--cold] \\
+        [--confirm] [--summary]
+
+``--summary`` writes one table per algorithm with a row per env instead of one table per env.
 """
 
 import argparse
@@ -295,8 +301,11 @@ class TrackerCallback(BaseCallback):
         super().__init__(verbose=0)
         self.tracker = tracker
 
+    def _init_callback(self) -> None:
+        self.policy, self.fingerprint = partial(sb3_policy, self.model), partial(model_fingerprint, self.model)
+
     def _on_step(self) -> bool:
-        self.tracker.check(self.model.num_timesteps, partial(sb3_policy, self.model), partial(model_fingerprint, self.model))
+        self.tracker.check(self.model.num_timesteps, self.policy, self.fingerprint)
         return True
 
 
@@ -841,19 +850,18 @@ def report(
         tables = [summary_table(envs, algo, warm) for algo in algos]
     else:
         tables = [env_table(env_id, algos, [run for run in warm if run["env"] == env_id], max_cpu) for env_id in envs]
+    schedule = (
+        f"Solved means that the mean of 10 deterministic episodes (reset seeds {EVAL_SEED}+i), checked every "
+        f"{EVAL_FRACTION:.1%} of the budget ({', '.join(f'{k} {v:.1%}' for k, v in EVAL_FRACTIONS.items())}), "
+        "reaches the threshold"
+    )
     if confirm:
         criterion = (
-            f"Solved means that the mean of 10 deterministic episodes (reset seeds {EVAL_SEED}+i), checked every "
-            f"{EVAL_FRACTION:.1%} of the budget ({', '.join(f'{k} {v:.1%}' for k, v in EVAL_FRACTIONS.items())}), "
-            f"reaches the threshold and 50 fresh episodes (seeds {FINAL_SEED}+i) confirm it; until they do, training "
-            "goes on. The final return is that 50-episode mean"
+            f"{schedule} and 50 fresh episodes (seeds {FINAL_SEED}+i) confirm it; until they do, training goes on. "
+            "The final return is that 50-episode mean"
         )
     else:
-        criterion = (
-            f"Solved means the mean of 10 deterministic episodes (reset seeds {EVAL_SEED}+i), checked every "
-            f"{EVAL_FRACTION:.1%} of the budget, reaches the threshold; the 50-episode return (seeds {FINAL_SEED}+i) "
-            "scores that same policy"
-        )
+        criterion = f"{schedule}; the 50-episode return (seeds {FINAL_SEED}+i) scores that same policy"
     sections = [
         "## Time to solve (1 thread per run, process CPU time, evaluation excluded)",
         *tables,

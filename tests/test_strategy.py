@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 
+from sb3_cosyne import CoSyNE
 from sb3_cosyne.core import CoSyNEStrategy, kernels
 
 MODES = ("all", "proportional", "none")
@@ -281,3 +282,6 @@ def test_stagnation_triggers_a_burst_around_the_best_network():
 def test_invalid_burst_settings_are_named(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CoSyNEStrategy(6, 8, **kwargs)
+    # The model checks them when it is made, not at its first learn.
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        CoSyNE("MlpPolicy", "CartPole-v1", _init_setup_model=False, **kwargs)

@@ -46,7 +46,8 @@ class ScheduledEvalCallback(EvalCallback):
     """
     SB3's :class:`~stable_baselines3.common.callbacks.EvalCallback` (same ``evaluations.npz``, best model, logger
     keys) on a schedule of env steps instead of callback calls, which mean different things for different
-    algorithms (one per step of all lanes for PPO, one per episode on CoSyNE's compiled path).
+    algorithms (one per step of all lanes for PPO, one per env step for CoSyNE, replayed after each episode on
+    its compiled path, so that ``num_timesteps`` jumps by whole episodes between evaluations there).
 
     It evaluates before training (at step 0), then at the first step at which ``num_timesteps`` has reached
     the next multiple of ``eval_every`` (or, with ``eval_every_seconds``, the training clock the next multiple

@@ -26,6 +26,7 @@ from sb3_cosyne import CoSyNE
 from sb3_cosyne.compare.callbacks import BudgetExhausted, ScheduledEvalCallback, TimeBudgetCallback
 from sb3_cosyne.compare.clock import TrainingClock
 from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs
+from sb3_cosyne.zoo import ALGO, register
 
 #: file that marks a finished run and holds its settings and outcome
 RUN_FILE = "run.json"
@@ -54,18 +55,13 @@ class RunSettings:
     device: str = "cpu"
 
 
-def register_cosyne_with_zoo() -> None:
-    """Make ``cosyne`` an algorithm of rl_zoo3: ``rl_zoo3.ALGOS`` is the dict its ``ExperimentManager`` looks up."""
-    rl_zoo3.ALGOS.setdefault("cosyne", CoSyNE)
-
-
 def hyperparams_path(algo: str) -> Path:
     """
     :param algo: algorithm name
     :return: the yml file of its tuned hyperparameters: the package's ``cosyne.yml`` for CoSyNE, rl_zoo3's
         installed ``hyperparams/<algo>.yml`` otherwise
     """
-    if algo == "cosyne":
+    if algo == ALGO:
         return DEFAULT_PATH
     return Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml"
 
@@ -78,10 +74,10 @@ def check_algorithm(algo: str, env_id: str) -> None:
     :param env_id: gymnasium id
     :raises ValueError: naming the problem and the possible choices
     """
-    register_cosyne_with_zoo()
+    register()
     if algo not in rl_zoo3.ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; known: {', '.join(sorted(rl_zoo3.ALGOS))}")
-    if algo == "cosyne":
+    if algo == ALGO:
         try:
             load_hyperparams(env_id)
         except KeyError as error:
@@ -102,7 +98,7 @@ def warm_up(algo: str, env_id: str) -> None:
     :param algo: algorithm name
     :param env_id: gymnasium id
     """
-    if algo == "cosyne":
+    if algo == ALGO:
         policy, kwargs = model_kwargs(load_hyperparams(env_id))
         model = CoSyNE(policy, env_id, seed=0, **kwargs).learn(1)
         model.predict(model.get_env().reset(), deterministic=True)

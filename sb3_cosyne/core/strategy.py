@@ -16,6 +16,8 @@ def check_hyperparameters(
     permutation: str,
     init_scale: float,
     mutation_target: str = "offspring",
+    stagnation: int | None = None,
+    burst_scale: float = 0.05,
 ) -> int:
     """
     Validate CoSyNE's hyperparameters and return the number of parents.
@@ -28,9 +30,13 @@ def check_hyperparameters(
     for name, value in (("parent_fraction", parent_fraction), ("mutation_prob", mutation_prob)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    for name, value in (("mutation_scale", mutation_scale), ("init_scale", init_scale)):
+    for name, value in (("mutation_scale", mutation_scale), ("init_scale", init_scale), ("burst_scale", burst_scale)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value < np.inf:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if stagnation is not None and (
+        isinstance(stagnation, bool) or not isinstance(stagnation, (int, np.integer)) or stagnation < 1
+    ):
+        raise ValueError(f"stagnation must be None or an int >= 1, got {stagnation!r}")
     if permutation not in PERMUTATION_MODES:
         raise ValueError(f"permutation must be one of {PERMUTATION_MODES}, got {permutation!r}")
     if mutation_target not in MUTATION_TARGETS:
@@ -109,7 +115,15 @@ class CoSyNEStrategy:
         rng: np.random.Generator | None = None,
     ) -> None:
         self.n_parents = check_hyperparameters(
-            pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale, mutation_target
+            pop_size,
+            parent_fraction,
+            mutation_prob,
+            mutation_scale,
+            permutation,
+            init_scale,
+            mutation_target,
+            stagnation,
+            burst_scale,
         )
         if isinstance(num_params, bool) or not isinstance(num_params, (int, np.integer)) or num_params < 1:
             raise ValueError(f"num_params must be a positive int, got {num_params!r}")
@@ -123,16 +137,6 @@ class CoSyNEStrategy:
         self.mutation_scale = float(mutation_scale)
         self.mutation_target = mutation_target
         self.permutation = permutation
-        if stagnation is not None and (
-            isinstance(stagnation, bool) or not isinstance(stagnation, (int, np.integer)) or stagnation < 1
-        ):
-            raise ValueError(f"stagnation must be None or an int >= 1, got {stagnation!r}")
-        if (
-            isinstance(burst_scale, bool)
-            or not isinstance(burst_scale, (int, float, np.floating))
-            or not 0 <= burst_scale < np.inf
-        ):
-            raise ValueError(f"burst_scale must be a finite number >= 0, got {burst_scale!r}")
         self.stagnation = stagnation
         self.burst_scale = float(burst_scale)
         #: generations since the best fitness last improved

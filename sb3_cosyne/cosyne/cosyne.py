@@ -152,7 +152,15 @@ class CoSyNE(BaseAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         check_hyperparameters(
-            pop_size, parent_fraction, mutation_prob, mutation_scale, permutation, init_scale, mutation_target
+            pop_size,
+            parent_fraction,
+            mutation_prob,
+            mutation_scale,
+            permutation,
+            init_scale,
+            mutation_target,
+            stagnation,
+            burst_scale,
         )
         self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
