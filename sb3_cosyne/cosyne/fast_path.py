@@ -44,24 +44,35 @@ def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
     return env, max_steps
 
 
+def _step_limit(max_steps: int | None) -> int:
+    return np.iinfo(np.int64).max if max_steps is None else max_steps
+
+
+def _shaped_result(shape: tuple, returns, lengths, count, obs_sum, obs_sq_sum) -> EvaluationResult:
+    """The result of a rollout over flattened episodes, in the ``(networks, episodes)`` shape of ``seeds``."""
+    return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
+
+
 def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
     start = env._initial_state.copy()
     damping_steps = env.damping_steps if env.fitness == "damping" else 0
-    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+    limit = _step_limit(max_steps)
 
     def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         # The task is deterministic: the seeds only say how many episodes each network plays.
         shape = seeds.shape
-        returns, lengths, count, obs_sum, obs_sq_sum = run_pole_rollouts(
-            policy,
-            np.repeat(params, shape[1], axis=0),
-            np.repeat(start[None], seeds.size, axis=0),
-            env.markov,
-            obs_stats,
-            limit,
-            damping_steps,
+        return _shaped_result(
+            shape,
+            *run_pole_rollouts(
+                policy,
+                np.repeat(params, shape[1], axis=0),
+                np.repeat(start[None], seeds.size, axis=0),
+                env.markov,
+                obs_stats,
+                limit,
+                damping_steps,
+            ),
         )
-        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
 
     return rollout
 
@@ -85,7 +96,7 @@ def _seeded_starts(env: gym.Env, seeds: np.ndarray, state: Callable[[gym.Env], n
 
 def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> CompiledRollout:
     """The rollout of a classic-control port: from the env's own seeded resets, then :func:`classic_rollouts`."""
-    limit = np.iinfo(np.int64).max if max_steps is None else max_steps
+    limit = _step_limit(max_steps)
     constants = port.constants(env)
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     low, high = (0.0, 0.0) if discrete else (float(env.action_space.low[0]), float(env.action_space.high[0]))
@@ -110,29 +121,19 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
             normalize,
             limit,
         )
-        shape = seeds.shape
-        return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), moments[0], moments[1])
+        return _shaped_result(seeds.shape, returns, lengths, count, moments[0], moments[1])
 
     return rollout
 
 
-def _classic_port(lanes: list[tuple[gym.Env | None, int | None]]) -> ClassicPort | None:
-    """The port every lane can run on: the same ported class, settings and time limit, no human rendering."""
-    base, max_steps = lanes[0]
-    port = PORTS.get(type(base))
-    if port is None:
+def _lane_settings(env: gym.Env | None, max_steps: int | None) -> tuple | None:
+    """What a lane's compiled rollout depends on (lanes must agree on it), or None when it has none."""
+    if isinstance(env, CartPoleEnv):
+        return CartPoleEnv, env.n_poles, env.markov, env.fitness, env.damping_steps, max_steps
+    port = PORTS.get(type(env))
+    if port is None or env.render_mode == "human" or not port.supports(env):
         return None
-    constants = port.constants(base)
-    for env, limit in lanes:
-        if not (
-            type(env) is type(base)
-            and limit == max_steps
-            and env.render_mode != "human"
-            and port.supports(env)
-            and np.array_equal(port.constants(env), constants)
-        ):
-            return None
-    return port
+    return type(env), max_steps, *port.constants(env).tolist()
 
 
 def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
@@ -144,16 +145,11 @@ def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
     """
     if not isinstance(env, DummyVecEnv):
         return None
-    unwrapped = [unwrap_standard(lane) for lane in env.envs]
-    base, max_steps = unwrapped[0]
-    if isinstance(base, CartPoleEnv) and all(
-        isinstance(other, CartPoleEnv)
-        and (other.n_poles, other.markov, other.fitness, other.damping_steps, limit)
-        == (base.n_poles, base.markov, base.fitness, base.damping_steps, max_steps)
-        for other, limit in unwrapped
-    ):
+    lanes = [unwrap_standard(lane) for lane in env.envs]
+    settings = [_lane_settings(base, max_steps) for base, max_steps in lanes]
+    if settings[0] is None or any(other != settings[0] for other in settings[1:]):
+        return None
+    base, max_steps = lanes[0]
+    if isinstance(base, CartPoleEnv):
         return _pole_rollout(base, max_steps)
-    port = _classic_port(unwrapped)
-    if port is not None:
-        return _classic_rollout(base, max_steps, port)
-    return None
+    return _classic_rollout(base, max_steps, PORTS[type(base)])
