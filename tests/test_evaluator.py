@@ -13,7 +13,7 @@ from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
 from sb3_cosyne.cosyne.evaluator import Block, BlockAssembler, split_blocks
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker
+from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
 
 
 class FaultyEnv(gym.Env):
@@ -143,3 +143,13 @@ def test_ray_evaluator_without_ray_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install sb3-cosyne\[ray\]"):
         RayEvaluator("CartPole-v1")
+
+
+def test_worker_envs_are_made_without_a_render_mode_unless_asked():
+    # make_vec_env alone would ask for rgb_array (LunarLander then simulates particles at 3-4 times a step's cost).
+    assert worker_env_factory("CartPole-v1", 2, None, None, None)().get_attr("render_mode") == [None, None]
+    asked = worker_env_factory("CartPole-v1", 1, dict(render_mode="rgb_array"), None, None)()
+    assert asked.get_attr("render_mode") == ["rgb_array"]
+    assert worker_env_factory(FaultyEnv, 1, dict(fault="raise"), None, None)().get_attr("fault") == ["raise"]
+    with pytest.raises(ValueError, match="env must be a gymnasium env id or a function"):
+        worker_env_factory(42, 1, None, None, None)

@@ -1,13 +1,11 @@
 """Evaluation on Ray actors, on one machine or a cluster (``pip install sb3-cosyne[ray]``)."""
 
-import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_cosyne.cosyne.cosyne import _check_int
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
@@ -22,7 +20,7 @@ from sb3_cosyne.cosyne.evaluator import (
     split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker
+from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
 
 #: seconds to wait for the CPUs of stopped actors to come back before refusing to start
 _RELEASE_WAIT_S = 10.0
@@ -103,8 +101,6 @@ class RayEvaluator(BaseEvaluator):
         ray_init_kwargs: dict[str, Any] | None = None,
     ) -> None:
         _import_ray()
-        if not (isinstance(env, str) or callable(env)):
-            raise ValueError(f"env must be a gymnasium env id or a function returning an env, got {env!r}")
         self.env = env
         self.n_workers = _check_optional_int("n_workers", n_workers)
         self.members_per_task = _check_optional_int("members_per_task", members_per_task)
@@ -115,9 +111,7 @@ class RayEvaluator(BaseEvaluator):
         self.num_cpus_per_worker = num_cpus_per_worker
         self.address = address
         self.ray_init_kwargs = dict(ray_init_kwargs or {})
-        self._make_env = functools.partial(
-            make_vec_env, env, n_envs=n_envs, env_kwargs=env_kwargs, wrapper_class=wrapper_class, wrapper_kwargs=wrapper_kwargs
-        )
+        self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         self._actors: list = []
         self._pool = None
         #: each actor's (observation space, action space)

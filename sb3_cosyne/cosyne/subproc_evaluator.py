@@ -9,7 +9,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from sb3_cosyne.cosyne.cosyne import _check_int
@@ -26,7 +25,7 @@ from sb3_cosyne.cosyne.evaluator import (
     split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker
+from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
 
 
 def available_cpus() -> int:
@@ -138,16 +137,12 @@ class SubprocEvaluator(BaseEvaluator):
         wrapper_kwargs: dict[str, Any] | None = None,
         start_method: str | None = None,
     ) -> None:
-        if not (isinstance(env, str) or callable(env)):
-            raise ValueError(f"env must be a gymnasium env id or a function returning an env, got {env!r}")
         self.env = env
         self.n_workers = available_cpus() if n_workers is None else _check_int("n_workers", n_workers, 1)
         self.members_per_task = None if members_per_task is None else _check_int("members_per_task", members_per_task, 1)
         self.n_envs = _check_int("n_envs", n_envs, 1)
         self.start_method = start_method
-        self._make_env = functools.partial(
-            make_vec_env, env, n_envs=n_envs, env_kwargs=env_kwargs, wrapper_class=wrapper_class, wrapper_kwargs=wrapper_kwargs
-        )
+        self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         self._venv: SubprocVecEnv | None = None
         self._pool: _WorkerPipes | None = None
         self._obs_dim = 0

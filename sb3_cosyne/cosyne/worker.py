@@ -5,18 +5,45 @@ env has one, otherwise on the lanes of its VecEnv (``evaluate_networks``). Netwo
 numbered in the whole call's numbering in errors and invalid-episode reports.
 """
 
+import functools
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
 from sb3_cosyne.cosyne.evaluator import Block
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+
+
+def worker_env_factory(
+    env: str | Callable[[], gym.Env],
+    n_envs: int,
+    env_kwargs: dict[str, Any] | None,
+    wrapper_class: type[gym.Wrapper] | None,
+    wrapper_kwargs: dict[str, Any] | None,
+) -> Callable[[], VecEnv]:
+    """
+    What builds a worker's VecEnv: SB3's ``make_vec_env`` with these arguments, an env id made without a render
+    mode, as ``CoSyNE`` makes one (``make_vec_env`` would ask for ``rgb_array``, with which LunarLander simulates
+    its decorative exhaust particles at 3-4 times the cost of a step); ``env_kwargs`` may still set one.
+
+    :raises ValueError: when ``env`` is neither an env id nor a function
+    """
+    if isinstance(env, str):
+        env_kwargs = {"render_mode": None, **(env_kwargs or {})}
+    elif not callable(env):
+        raise ValueError(f"env must be a gymnasium env id or a function returning an env, got {env!r}")
+    return functools.partial(
+        make_vec_env, env, n_envs=n_envs, env_kwargs=env_kwargs, wrapper_class=wrapper_class, wrapper_kwargs=wrapper_kwargs
+    )
 
 
 class EvaluationWorker:
