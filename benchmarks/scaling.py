@@ -6,10 +6,11 @@ per actor, ``RayEvaluator``), side by side in one run.
 
 Every configuration trains the same model (the env's tuned settings from ``cosyne.yml``, else the defaults
 with ``pop_size=40``; same seed), so
-they run the same episodes: the script checks that their populations end identical. After one warm-up
-generation (process and actor start-up, Numba's cache), the wall-clock time of the next ``--generations``
-generations is measured; each repeat uses another seed and runs every configuration once, in turn, so that
-a change in the machine's load touches them alike. Reported: generations per second (median over the
+they run the same episodes: the script checks that their populations end identical. After ``--warmup``
+generations (at least one: process and actor start-up, Numba's cache; more to time a later stage of training,
+whose episodes are longer), the wall-clock time of the next ``--generations`` generations is measured; each
+repeat uses another seed and runs every configuration once, in turn, so that a change in the machine's load
+touches them alike. Reported: generations per second (median over the
 repeats) and the speed-up over one process (median of the per-repeat ratios); and, since wall-clock
 speed-ups mean little on a machine other jobs share, the CPU seconds per generation of all the processes
 that work for a configuration (this one, the worker processes or the Ray actors; Ray's own
@@ -18,7 +19,8 @@ daemons are not counted) and the CPU efficiency, one process's CPU seconds over 
 
 Usage::
 
-    python -m benchmarks.scaling --env LunarLander-v3 --workers 2 --generations 5 --repeats 3 [--markdown table.md]
+    python -m benchmarks.scaling --env LunarLander-v3 --workers 2 --generations 5 --repeats 3 [--warmup 1]
+        [--configs "1 process" SubprocEvaluator Ray] [--markdown table.md]
 """
 
 import argparse
@@ -57,20 +59,26 @@ def cpu_seconds(pids: list[int]) -> float:
 class GenerationClock(BaseCallback):
     """
     Records the wall-clock time and the CPU time of this process and the worker processes at the end of
-    every generation, and stops training after ``generations`` of them.
+    every generation from the ``warmup``-th on, and stops training after ``generations`` more.
 
-    :param generations: generations to record after the first
+    :param generations: generations to record after the ``warmup``-th
+    :param warmup: generations before the first recorded end
     :param worker_pids: the worker processes (asked once, at the end of the first generation)
     """
 
-    def __init__(self, generations: int, worker_pids: Callable[[], list[int]]) -> None:
+    def __init__(self, generations: int, worker_pids: Callable[[], list[int]], warmup: int = 1) -> None:
         super().__init__()
         self.generations = generations
+        self.warmup = warmup
+        self.finished = 0
         self.worker_pids = worker_pids
         self.pids: list[int] = []
         self.ends: list[tuple[float, float]] = []
 
     def _on_rollout_end(self) -> None:
+        self.finished += 1
+        if self.finished < self.warmup:
+            return
         if not self.ends:
             self.pids = self.worker_pids()
         self.ends.append((time.perf_counter(), time.process_time() + cpu_seconds(self.pids)))
@@ -95,14 +103,14 @@ class Configuration:
     close: Callable[[], None] = lambda: None
 
 
-def time_generations(configuration: Configuration, generations: int) -> tuple[float, float, CoSyNE]:
+def time_generations(configuration: Configuration, generations: int, warmup: int) -> tuple[float, float, CoSyNE]:
     """
-    Train a fresh model for one warm-up generation, then ``generations`` timed ones.
+    Train a fresh model for ``warmup`` generations, then ``generations`` timed ones.
 
     :return: generations per second (wall clock), CPU seconds per generation (all processes) and the model
     """
     model = configuration.make_model()
-    clock = GenerationClock(generations, configuration.worker_pids)
+    clock = GenerationClock(generations, configuration.worker_pids, warmup)
     try:
         model.learn(10**12, callback=clock)
     finally:
@@ -115,7 +123,15 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(env_id: str, workers: int, generations: int, repeats: int, members_per_task: int | None) -> dict[str, Any]:
+def run(
+    env_id: str,
+    workers: int,
+    generations: int,
+    repeats: int,
+    members_per_task: int | None,
+    warmup: int = 1,
+    configs: list[str] | None = None,
+) -> dict[str, Any]:
     import ray
 
     try:
@@ -131,7 +147,8 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
         return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, **kwargs))
 
     def subproc(seed: int) -> Configuration:
-        env = make_vec_env(env_id, n_envs=workers, vec_env_cls=SubprocVecEnv)
+        # Without a render mode, as CoSyNE and the evaluators make the env (rgb_array makes LunarLander's steps dearer).
+        env = make_vec_env(env_id, n_envs=workers, vec_env_cls=SubprocVecEnv, env_kwargs=dict(render_mode=None))
         return Configuration(
             lambda: CoSyNE(policy, env, seed=seed, **kwargs), lambda: [process.pid for process in env.processes], env.close
         )
@@ -151,6 +168,12 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
         f"SubprocEvaluator, {workers} processes": on_processes,
         f"Ray, {workers} CPUs": on_ray,
     }
+    if configs:
+        configurations = {
+            name: make
+            for name, make in configurations.items()
+            if name == "1 process" or any(name.startswith(prefix) for prefix in configs)
+        }
     rates: dict[str, list[float]] = {name: [] for name in configurations}
     cpus: dict[str, list[float]] = {name: [] for name in configurations}
     identical = True
@@ -159,7 +182,7 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
         for seed in range(repeats):
             populations = []
             for name, configure in configurations.items():
-                rate, cpu, model = time_generations(configure(seed), generations)
+                rate, cpu, model = time_generations(configure(seed), generations, warmup)
                 rates[name].append(rate)
                 cpus[name].append(cpu)
                 populations.append(model.strategy.population)
@@ -193,6 +216,7 @@ def run(env_id: str, workers: int, generations: int, repeats: int, members_per_t
         "env": env_id,
         "workers": workers,
         "generations": generations,
+        "warmup": warmup,
         "repeats": repeats,
         "members_per_task": members_per_task,
         "settings": kwargs,
@@ -221,12 +245,18 @@ def main() -> None:
     parser.add_argument("--env", default="LunarLander-v3", help="env id (its cosyne.yml settings, if it has an entry)")
     parser.add_argument("--workers", type=int, default=2, help="SubprocVecEnv lanes, worker processes and Ray CPUs")
     parser.add_argument("--generations", type=int, default=5, help="timed generations per run")
+    parser.add_argument("--warmup", type=int, default=1, help="generations before the timed ones (at least 1)")
+    parser.add_argument(
+        "--configs", nargs="+", help="only the configurations whose names start with these (1 process is always run)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of every configuration (seeds 0, 1, ...)")
     parser.add_argument("--members-per-task", type=int, default=None, help="the evaluators' members_per_task")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
-    report = run(args.env, args.workers, args.generations, args.repeats, args.members_per_task)
+    if args.warmup < 1:
+        parser.error("--warmup must be at least 1")
+    report = run(args.env, args.workers, args.generations, args.repeats, args.members_per_task, args.warmup, args.configs)
     table = markdown(report)
     print(table)
     print(f"identical populations across configurations: {report['identical populations']}")

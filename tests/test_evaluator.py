@@ -1,5 +1,6 @@
 """What every evaluator shares: blocks of the (networks, episodes) grid, their assembly, the worker side."""
 
+import math
 import os
 import sys
 
@@ -11,7 +12,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import Block, BlockAssembler, split_blocks
+from sb3_cosyne.cosyne.evaluator import TASKS_PER_WORKER, Block, BlockAssembler, split_blocks
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
 
@@ -59,8 +60,9 @@ def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, memb
         assert 1 <= size <= (members_per_task or n_networks)
     np.testing.assert_array_equal(covered, 1)
     if n_networks < n_workers:
-        # Too few networks for the workers: the episodes are split too.
-        assert len(blocks) == min(n_workers, n_episodes)
+        # Too few networks for the workers: the episodes are split too, as finely as TASKS_PER_WORKER asks.
+        assert len(blocks) == n_networks * min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_networks))
+        assert len(blocks) >= min(n_workers, n_episodes)
 
 
 def test_default_split_gives_each_worker_several_tasks():

@@ -45,8 +45,9 @@ def split_blocks(n_networks: int, n_episodes: int, n_workers: int, members_per_t
     Split the episodes of ``n_networks`` networks into tasks.
 
     Networks are grouped ``members_per_task`` at a time; when that leaves fewer tasks than workers (the
-    champion's re-test evaluates a single network), the episodes are split as well so that every worker
-    gets some.
+    champion's re-test evaluates a single network), the episodes are split as well, into about
+    ``TASKS_PER_WORKER`` tasks per worker (at most one episode each), so that every worker gets some and a free
+    worker can take the next one.
 
     :param n_networks: networks to evaluate
     :param n_episodes: episodes per network
@@ -58,7 +59,7 @@ def split_blocks(n_networks: int, n_episodes: int, n_workers: int, members_per_t
         members_per_task = max(1, math.ceil(n_networks / (TASKS_PER_WORKER * n_workers)))
     row_edges = np.linspace(0, n_networks, math.ceil(n_networks / members_per_task) + 1).round().astype(int)
     n_rows = len(row_edges) - 1
-    n_cols = min(n_episodes, math.ceil(n_workers / n_rows)) if n_rows < n_workers else 1
+    n_cols = min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_rows)) if n_rows < n_workers else 1
     col_edges = np.linspace(0, n_episodes, n_cols + 1).round().astype(int)
     return [
         Block(slice(int(r0), int(r1)), slice(int(c0), int(c1)))
