@@ -24,18 +24,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_cosyne import CoSyNE
+from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
 
 ENV_ID = "BipedalWalker-v3"
-#: CoSyNE's settings for the walker (from two short trials, not tuned: init_scale 0.5 beat 0.2 and 1.0)
-SETTINGS = dict(
-    pop_size=40,
-    init_scale=0.5,
-    n_eval_episodes=1,
-    champion_episodes=2,
-    permutation="proportional",
-    normalize_obs=True,
-    policy_kwargs=dict(net_arch=[16]),
-)
 #: the quick mode's changes: episodes cut at 100 steps and a small population, to run in seconds
 QUICK = dict(max_episode_steps=100, pop_size=8, steps=2000)
 
@@ -92,7 +83,9 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | str | None]:
     :return: the mean evaluation return, the GIF's episode return and frame count, and the saved file
     """
     args = parse_args(argv)
-    settings, steps = dict(SETTINGS), args.steps
+    # The walker's entry of cosyne.yml (its settings are explained there).
+    policy, settings = model_kwargs(load_hyperparams(ENV_ID))
+    steps = args.steps
     train_kwargs, env_kwargs = {"max_episode_steps": args.train_episode_steps}, {}
     if args.quick:
         settings["pop_size"] = QUICK["pop_size"]
@@ -101,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | str | None]:
     if args.load:
         model, path = CoSyNE.load(args.load), args.load
     else:
-        model = CoSyNE("MlpPolicy", make_vec_env(ENV_ID, seed=args.seed, env_kwargs=train_kwargs), seed=args.seed, **settings)
+        model = CoSyNE(policy, make_vec_env(ENV_ID, seed=args.seed, env_kwargs=train_kwargs), seed=args.seed, **settings)
         start = time.process_time()
         model.learn(total_timesteps=steps)
         print(
