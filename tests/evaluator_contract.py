@@ -19,6 +19,17 @@ from test_save_load import assert_same_state
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import EnvStepError
 
+__all__ = [
+    "test_a_dead_worker_raises_and_is_replaced_at_the_next_learn",
+    "test_an_interrupted_generation_loses_nothing",
+    "test_env_errors_name_the_same_network_as_local_evaluation",
+    "test_env_spaces_must_match_the_model",
+    "test_non_finite_rewards_are_reported_as_in_local_evaluation",
+    "test_progress_bar_counts_every_step",
+    "test_same_fitness_and_champion_as_local_evaluation",
+    "test_save_load_resume_with_the_evaluator_is_exact",
+]
+
 
 class RecordFitness(BaseCallback):
     """Every generation's fitness values and the number of ``on_step`` calls."""
