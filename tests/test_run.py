@@ -1,5 +1,7 @@
 """Training runs: every space kind, the SB3 contract, callbacks, budgets and logging."""
 
+import importlib
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -318,3 +320,13 @@ def test_progress_bar_counts_every_step(fast_path):
     assert (model._compiled_rollout is not None) == fast_path
     assert inspect.total == 3200
     assert inspect.counted == 3200
+
+
+@pytest.mark.parametrize("module", ["sb3_cosyne", "sb3_cosyne.cosyne"])
+def test_every_public_name_is_importable(module):
+    # `from sb3_cosyne import *` fails on a name listed in __all__ but not imported.
+    namespace: dict = {}
+    exec(f"from {module} import *", namespace)
+    imported = importlib.import_module(module)
+    assert set(imported.__all__) <= set(namespace)
+    assert {"CoSyNE", "SubprocEvaluator", "RayEvaluator", "BaseEvaluator"} <= set(namespace)
