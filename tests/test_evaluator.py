@@ -41,7 +41,7 @@ class FaultyEnv(gym.Env):
             if self.fault == "raise":
                 raise RuntimeError("simulator exploded")
             if self.fault == "exit":
-                # A crash that takes its process down (only ever run on a Ray worker).
+                # A crash that takes its process down (only ever run in a worker process or on a Ray actor).
                 os._exit(1)
             reward = np.nan
         return self.np_random.uniform(-1, 1, size=2).astype(np.float32), reward, False, self.t >= 10, {}
@@ -59,10 +59,13 @@ def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, memb
         size = block.networks.stop - block.networks.start
         assert 1 <= size <= (members_per_task or n_networks)
     np.testing.assert_array_equal(covered, 1)
-    if n_networks < n_workers:
-        # Too few networks for the workers: the episodes are split too, as finely as TASKS_PER_WORKER asks.
-        assert len(blocks) == n_networks * min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_networks))
+    n_rows = len({(block.networks.start, block.networks.stop) for block in blocks})
+    if n_rows < n_workers:
+        # Too few groups of networks for the workers: the episodes are split too, as finely as TASKS_PER_WORKER asks.
+        assert len(blocks) == n_rows * min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_rows))
         assert len(blocks) >= min(n_workers, n_episodes)
+    else:
+        assert all(block.episodes == slice(0, n_episodes) for block in blocks)
 
 
 def test_default_split_gives_each_worker_several_tasks():

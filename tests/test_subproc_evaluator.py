@@ -1,5 +1,6 @@
 """Evaluation in SubprocVecEnv worker processes: the evaluator contract (``evaluator_contract``) and its own errors."""
 
+import functools
 import os
 import signal
 import sys
@@ -8,9 +9,13 @@ import cloudpickle
 import numpy as np
 import pytest
 from evaluator_contract import *  # noqa: F403  (the tests every evaluator must pass, run here on worker processes)
+from test_evaluator import FaultyEnv
 from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE, SubprocEvaluator
+from sb3_cosyne.cosyne.evaluator import Block
+from sb3_cosyne.cosyne.subproc_evaluator import WorkerHost
+from sb3_cosyne.cosyne.worker import worker_env_factory
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +52,16 @@ def test_default_workers_are_the_usable_cpus():
     assert SubprocEvaluator("CartPole-v1").n_workers == len(os.sched_getaffinity(0))
 
 
+# With fork, every worker inherits the other workers' pipe ends: a dead worker's pipe never reports its end.
+START_METHODS = ["forkserver", "fork"]
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_workers_killed_between_learns_are_replaced(sig):
+def test_workers_killed_between_learns_are_replaced(sig, start_method):
     # SIGINT is what Ctrl-C sends to every process of the terminal: SubprocVecEnv's workers end on it.
     kwargs = dict(pop_size=8, seed=2, fast_path=False)
-    with SubprocEvaluator("CartPole-v1", n_workers=2, members_per_task=3) as evaluator:
+    with SubprocEvaluator("CartPole-v1", n_workers=2, members_per_task=3, start_method=start_method) as evaluator:
         model = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(1500)
         first = evaluator.pids
         os.kill(first[1], sig)
@@ -61,3 +71,28 @@ def test_workers_killed_between_learns_are_replaced(sig):
     reference = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(model.num_timesteps)
     assert_same_state(model, reference)
     np.testing.assert_array_equal(model.strategy.population, reference.strategy.population)
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_a_worker_dying_mid_generation_raises_with_any_start_method(make_evaluator, start_method):
+    faulty = functools.partial(FaultyEnv, "exit")
+    with SubprocEvaluator(faulty, n_workers=2, members_per_task=1, start_method=start_method) as evaluator:
+        model = CoSyNE("MlpPolicy", FaultyEnv("exit"), evaluator=evaluator, pop_size=8, seed=1, champion_episodes=0)
+        initial = model.strategy.population.copy()
+        with pytest.raises(RuntimeError, match="a worker process died while evaluating networks"):
+            model.learn(1000)
+        assert evaluator.workers == 0
+        np.testing.assert_array_equal(model.strategy.population, initial)
+
+
+def test_worker_errors_are_returned_not_raised():
+    # A raise inside SubprocVecEnv's worker loop would end the worker process.
+    host = WorkerHost(worker_env_factory("CartPole-v1", 1, None, None, None))
+    outcome = host.evaluate(0, Block(slice(0, 1), slice(0, 1)), np.zeros((1, 4)), np.zeros((1, 1), dtype=int), (None, None))
+    assert isinstance(outcome, RuntimeError) and "set_policy must be called before evaluate" in str(outcome)
+    policy = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8).policy
+    assert host.set_policy(policy, fast_path=True) is None
+    index, result, invalid = host.evaluate(
+        3, Block(slice(0, 1), slice(0, 1)), np.zeros((1, policy.num_params)), np.zeros((1, 1), dtype=int), (None, None)
+    )
+    assert index == 3 and result.lengths[0, 0] > 0 and invalid == []

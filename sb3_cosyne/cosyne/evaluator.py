@@ -46,8 +46,8 @@ def split_blocks(n_networks: int, n_episodes: int, n_workers: int, members_per_t
 
     Networks are grouped ``members_per_task`` at a time; when that leaves fewer tasks than workers (the
     champion's re-test evaluates a single network), the episodes are split as well, into about
-    ``TASKS_PER_WORKER`` tasks per worker (at most one episode each), so that every worker gets some and a free
-    worker can take the next one.
+    ``TASKS_PER_WORKER`` tasks per worker (down to one episode per task), so that every worker gets some and a
+    free worker can take the next one.
 
     :param n_networks: networks to evaluate
     :param n_episodes: episodes per network

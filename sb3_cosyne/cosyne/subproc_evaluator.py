@@ -1,6 +1,8 @@
 """Evaluation in worker processes on this machine, whole tasks of networks at a time, over SB3's ``SubprocVecEnv``."""
 
+import contextlib
 import functools
+import multiprocessing
 import os
 import traceback
 from collections.abc import Callable
@@ -45,19 +47,25 @@ class WorkerHost(gym.Env):
         self.worker = EvaluationWorker(make_env)
         self.observation_space, self.action_space = self.worker.spaces()
 
-    def set_policy(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
-        self.worker.set_policy(policy, fast_path)
-
-    def evaluate(
-        self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
-    ) -> BlockOutcome | Exception:
-        """``EvaluationWorker.evaluate``, with what it raises returned instead (a raise would end the process)."""
+    @staticmethod
+    def _returning_errors(call: Callable, *args):
+        """``call(*args)``, with what it raises returned instead (a raise would end the worker process)."""
         try:
-            return self.worker.evaluate(index, block, params, seeds, obs_stats)
+            return call(*args)
         except EnvStepError as error:
             return error
         except Exception as error:
             return RuntimeError(f"a worker process raised {type(error).__name__}: {error}\n{traceback.format_exc()}")
+
+    def set_policy(self, policy: CoSyNEPolicy, fast_path: bool) -> Exception | None:
+        """``EvaluationWorker.set_policy``, returning what it raises."""
+        return self._returning_errors(self.worker.set_policy, policy, fast_path)
+
+    def evaluate(
+        self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
+    ) -> BlockOutcome | Exception:
+        """``EvaluationWorker.evaluate``, returning what it raises."""
+        return self._returning_errors(self.worker.evaluate, index, block, params, seeds, obs_stats)
 
     def step(self, action):
         raise NotImplementedError("a SubprocEvaluator's worker evaluates whole tasks; it is not stepped")
@@ -69,32 +77,98 @@ class WorkerHost(gym.Env):
         self.worker.close()
 
 
+class _WorkerDiedError(Exception):
+    """A worker process ended: its pipe is closed, or its process is gone."""
+
+    def __init__(self, remote: Connection, what: str) -> None:
+        super().__init__(what)
+        self.remote = remote
+
+
 class _WorkerPipes:
     """
     The ``SubprocVecEnv``'s pipes as a ``TaskPool``: a task is a ``WorkerHost.evaluate`` call sent as
     ``SubprocVecEnv``'s ``env_method`` command to one worker alone, so that all workers run at once.
+
+    Every wait also watches the worker's process, not only its pipe: with the ``fork`` start method the other
+    workers inherit each pipe's ends, so a dead worker's pipe never reports its end.
+
+    :param venv: the workers
     """
 
-    def __init__(self, remotes: list[Connection]) -> None:
-        self.idle = list(remotes)
+    def __init__(self, venv: SubprocVecEnv) -> None:
+        self.processes = dict(zip(venv.remotes, venv.processes, strict=True))
+        self.idle: list[Connection] = list(venv.remotes)
         self.busy: list[Connection] = []
+        #: set when a worker died or a read was interrupted: the workers must be restarted
+        self.broken = False
+
+    def _died(self, remote: Connection, what: str) -> "_WorkerDiedError":
+        self.broken = True
+        return _WorkerDiedError(remote, what)
+
+    def send(self, remote: Connection, method: str, args: tuple) -> None:
+        """Have the worker call ``WorkerHost.<method>(*args)``."""
+        try:
+            remote.send(("env_method", (method, args, {})))
+        except (OSError, EOFError) as error:
+            raise self._died(remote, f"{type(error).__name__}: {error}") from error
+
+    def wait_any(self, remotes: list[Connection]) -> tuple[Connection, Any]:
+        """
+        Wait until one of ``remotes`` answers; return it and its answer.
+
+        :raises _WorkerDiedError: when a worker's process ended without answering
+        """
+        sentinels = {self.processes[remote].sentinel: remote for remote in remotes}
+        ready = wait([*remotes, *sentinels])
+        pipes = [remote for remote in ready if isinstance(remote, Connection)]
+        if not pipes:
+            raise self._died(sentinels[ready[0]], "its process ended")
+        remote = pipes[0]
+        try:
+            return remote, remote.recv()
+        except (OSError, EOFError) as error:
+            raise self._died(remote, f"{type(error).__name__}: {error}") from error
+        except BaseException:
+            self.broken = True
+            raise
+
+    def call_all(self, method: str, *args) -> None:
+        """
+        Have every worker call ``WorkerHost.<method>(*args)``, wait for all, then raise the first error one of
+        them returned (after all have answered, so that no answer is left in a pipe).
+        """
+        for remote in self.idle:
+            self.send(remote, method, args)
+        waiting, errors = list(self.idle), []
+        while waiting:
+            remote, outcome = self.wait_any(waiting)
+            waiting.remove(remote)
+            if isinstance(outcome, Exception):
+                errors.append(outcome)
+        if errors:
+            raise errors[0]
 
     def has_free(self) -> bool:
         return bool(self.idle)
 
     def submit(self, args: tuple) -> None:
         remote = self.idle.pop(0)
-        remote.send(("env_method", ("evaluate", args, {})))
         self.busy.append(remote)
+        self.send(remote, "evaluate", args)
 
     def has_next(self) -> bool:
         return bool(self.busy)
 
     def next_result(self) -> BlockOutcome:
-        remote = wait(self.busy)[0]
+        try:
+            remote, outcome = self.wait_any(self.busy)
+        except _WorkerDiedError as error:
+            # Its task is lost with it; the call fails, and draining the others must not wait for it.
+            self.busy.remove(error.remote)
+            raise
         self.busy.remove(remote)
-        outcome = remote.recv()
-        # Only a live worker goes back to work (recv raises when the process has died).
         self.idle.append(remote)
         if isinstance(outcome, Exception):
             raise outcome
@@ -159,14 +233,18 @@ class SubprocEvaluator(BaseEvaluator):
 
     def _start(self) -> None:
         host = functools.partial(WorkerHost, self._make_env)
+        before = set(multiprocessing.active_children())
         try:
             self._venv = SubprocVecEnv([host] * self.n_workers, start_method=self.start_method)
         except (EOFError, ConnectionError) as error:
-            self.close()
+            # SubprocVecEnv started them before asking the first for the spaces: end those that still run.
+            for process in set(multiprocessing.active_children()) - before:
+                process.kill()
+                process.join()
             raise RuntimeError(
                 f"the worker processes could not make the env {self.env!r} (see their traceback above)"
             ) from error
-        self._pool = _WorkerPipes(list(self._venv.remotes))
+        self._pool = _WorkerPipes(self._venv)
 
     def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
         """
@@ -177,19 +255,22 @@ class SubprocEvaluator(BaseEvaluator):
         :raises RuntimeError: when the workers cannot make the env
         """
         for attempt in range(2):
+            if self._pool is not None:
+                drain(self._pool)
+                if self._pool.broken:
+                    self.close()
             if self._venv is None:
                 self._start()
             check_env_spaces(self.env, (self._venv.observation_space, self._venv.action_space), policy)
-            drain(self._pool)
             self._obs_dim = policy.obs_dim
             try:
-                self._venv.env_method("set_policy", policy, fast_path)
+                self._pool.call_all("set_policy", policy, fast_path)
                 return
-            except (EOFError, ConnectionError) as error:
+            except _WorkerDiedError as error:
                 # A worker ended since the last learn (killed, or Ctrl-C, which ends SubprocVecEnv's workers).
                 self.close()
                 if attempt:
-                    raise RuntimeError(f"the worker processes ended as soon as they started: {error}") from error
+                    raise RuntimeError(f"the worker processes ended as soon as they started ({error})") from error
 
     def evaluate(
         self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
@@ -197,33 +278,38 @@ class SubprocEvaluator(BaseEvaluator):
         if self._pool is None:
             raise RuntimeError("SubprocEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         drain(self._pool)
+        if self._pool.broken:
+            self.close()
+            raise RuntimeError("a worker process died between two generations; the next learn starts new workers")
         blocks = split_blocks(seeds.shape[0], seeds.shape[1], self.n_workers, self.members_per_task)
         try:
             return evaluate_blocks(self._pool, blocks, params, seeds, obs_stats, self._obs_dim, on_block, on_invalid)
-        except EnvStepError:
-            drain(self._pool)
-            raise
-        except (EOFError, ConnectionError) as error:
+        except _WorkerDiedError as error:
             self.close()
             raise RuntimeError(
-                f"a worker process died while evaluating networks ({type(error).__name__}); the model is as after "
-                "its last generation and the next learn starts new workers"
+                f"a worker process died while evaluating networks ({error}); the model is as after its last "
+                "generation and the next learn starts new workers"
             ) from error
+        except Exception:
+            # The other tasks of the call still run: their results belong to no generation.
+            drain(self._pool)
+            raise
 
     def close(self) -> None:
         """Stop the worker processes (a later ``learn`` starts new ones)."""
-        if self._venv is not None:
-            venv, self._venv, self._pool = self._venv, None, None
-            try:
+        venv, self._venv, self._pool = self._venv, None, None
+        if venv is None:
+            return
+        if all(process.is_alive() for process in venv.processes):
+            with contextlib.suppress(OSError, EOFError):
                 venv.close()
-            except (EOFError, ConnectionError):
-                # A dead worker cannot take the close command: end the others without it.
-                for process in venv.processes:
-                    process.kill()
-                    process.join()
-                for remote in venv.remotes:
-                    remote.close()
-        self._pool = None
+                return
+        # A dead worker cannot take the close command, nor can a busy or broken pipe be trusted: end them all.
+        for process in venv.processes:
+            process.kill()
+            process.join()
+        for remote in venv.remotes:
+            remote.close()
 
     def __repr__(self) -> str:
         return (
