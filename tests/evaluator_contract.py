@@ -159,7 +159,8 @@ def test_non_finite_rewards_are_reported_as_in_local_evaluation(make_evaluator):
 
 
 def test_a_dead_worker_raises_and_is_replaced_at_the_next_learn(make_evaluator):
-    with make_evaluator(functools.partial(FaultyEnv, "exit"), n_workers=1) as crashing:
+    # Two workers: the other one is busy, or idle, when its peer dies.
+    with make_evaluator(functools.partial(FaultyEnv, "exit"), n_workers=2, members_per_task=1) as crashing:
         model = CoSyNE("MlpPolicy", FaultyEnv("exit"), evaluator=crashing, pop_size=8, seed=1, champion_episodes=0)
         initial = model.strategy.population.copy()
         with pytest.raises(RuntimeError, match="worker.* died while evaluating networks"):
@@ -167,4 +168,4 @@ def test_a_dead_worker_raises_and_is_replaced_at_the_next_learn(make_evaluator):
         assert crashing.workers == 0
         np.testing.assert_array_equal(model.strategy.population, initial)
         crashing.setup(model.policy, fast_path=True)
-        assert crashing.workers == 1
+        assert crashing.workers == 2
