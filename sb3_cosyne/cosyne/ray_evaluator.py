@@ -7,10 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sb3_cosyne.cosyne.cosyne import _check_int
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
 from sb3_cosyne.cosyne.evaluator import (
-    BaseEvaluator,
     BlockOutcome,
     OnBlock,
     OnInvalid,
@@ -20,7 +18,8 @@ from sb3_cosyne.cosyne.evaluator import (
     split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
+from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
+from sb3_cosyne.cosyne.worker import EvaluationWorker
 
 #: seconds to wait for the CPUs of stopped actors to come back before refusing to start
 _RELEASE_WAIT_S = 10.0
@@ -33,10 +32,6 @@ def _import_ray():
     except ImportError as error:
         raise ImportError("RayEvaluator needs Ray: pip install sb3-cosyne[ray]") from error
     return ray, ActorPool
-
-
-def _check_optional_int(name: str, value: Any) -> int | None:
-    return None if value is None else _check_int(name, value, 1)
 
 
 class _ActorTasks:
@@ -58,7 +53,7 @@ class _ActorTasks:
         return self.pool.get_next_unordered()
 
 
-class RayEvaluator(BaseEvaluator):
+class RayEvaluator(TaskEvaluator):
     """
     Evaluates CoSyNE's networks on Ray actors, each holding its own copy of the env.
 
@@ -101,22 +96,17 @@ class RayEvaluator(BaseEvaluator):
         ray_init_kwargs: dict[str, Any] | None = None,
     ) -> None:
         _import_ray()
-        self.env = env
-        self.n_workers = _check_optional_int("n_workers", n_workers)
-        self.members_per_task = _check_optional_int("members_per_task", members_per_task)
-        self.n_envs = _check_int("n_envs", n_envs, 1)
+        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         cpus = num_cpus_per_worker
         if isinstance(cpus, bool) or not isinstance(cpus, (int, float, np.integer, np.floating)) or not cpus > 0:
             raise ValueError(f"num_cpus_per_worker must be a number > 0, got {num_cpus_per_worker!r}")
         self.num_cpus_per_worker = num_cpus_per_worker
         self.address = address
         self.ray_init_kwargs = dict(ray_init_kwargs or {})
-        self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         self._actors: list = []
         self._pool = None
         #: each actor's (observation space, action space)
         self._spaces: list[tuple] = []
-        self._obs_dim = 0
 
     @property
     def workers(self) -> int:

@@ -13,10 +13,8 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
-from sb3_cosyne.cosyne.cosyne import _check_int
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
 from sb3_cosyne.cosyne.evaluator import (
-    BaseEvaluator,
     Block,
     BlockOutcome,
     OnBlock,
@@ -27,7 +25,8 @@ from sb3_cosyne.cosyne.evaluator import (
     split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
+from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
+from sb3_cosyne.cosyne.worker import EvaluationWorker
 
 
 def available_cpus() -> int:
@@ -175,7 +174,7 @@ class _WorkerPipes:
         return outcome
 
 
-class SubprocEvaluator(BaseEvaluator):
+class SubprocEvaluator(TaskEvaluator):
     """
     Evaluates CoSyNE's networks in worker processes on this machine, each holding its own copy of the env.
 
@@ -211,15 +210,12 @@ class SubprocEvaluator(BaseEvaluator):
         wrapper_kwargs: dict[str, Any] | None = None,
         start_method: str | None = None,
     ) -> None:
-        self.env = env
-        self.n_workers = available_cpus() if n_workers is None else _check_int("n_workers", n_workers, 1)
-        self.members_per_task = None if members_per_task is None else _check_int("members_per_task", members_per_task, 1)
-        self.n_envs = _check_int("n_envs", n_envs, 1)
+        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
+        if self.n_workers is None:
+            self.n_workers = available_cpus()
         self.start_method = start_method
-        self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         self._venv: SubprocVecEnv | None = None
         self._pool: _WorkerPipes | None = None
-        self._obs_dim = 0
 
     @property
     def workers(self) -> int:
