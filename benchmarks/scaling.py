@@ -24,6 +24,8 @@ Usage::
 """
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import statistics
@@ -58,8 +60,8 @@ def cpu_seconds(pids: list[int]) -> float:
 
 class GenerationClock(BaseCallback):
     """
-    Records the wall-clock time and the CPU time of this process and the worker processes at the end of
-    every generation from the ``warmup``-th on, and stops training after ``generations`` more.
+    Records the wall-clock time, the CPU time of this process and the worker processes, and the env steps so far
+    at the end of every generation from the ``warmup``-th on, and stops training after ``generations`` more.
 
     :param generations: generations to record after the ``warmup``-th
     :param warmup: generations before the first recorded end
@@ -74,6 +76,7 @@ class GenerationClock(BaseCallback):
         self.worker_pids = worker_pids
         self.pids: list[int] = []
         self.ends: list[tuple[float, float]] = []
+        self.timesteps: list[int] = []
 
     def _on_rollout_end(self) -> None:
         self.finished += 1
@@ -82,6 +85,7 @@ class GenerationClock(BaseCallback):
         if not self.ends:
             self.pids = self.worker_pids()
         self.ends.append((time.perf_counter(), time.process_time() + cpu_seconds(self.pids)))
+        self.timesteps.append(self.num_timesteps)
 
     def _on_step(self) -> bool:
         # Stops at the first step of the generation after the last timed one (which is then discarded).
@@ -132,16 +136,14 @@ def run(
     warmup: int = 1,
     configs: list[str] | None = None,
 ) -> dict[str, Any]:
-    import ray
-
     try:
         policy, kwargs = model_kwargs(load_hyperparams(env_id))
     except KeyError:
         # No tuned entry (BipedalWalker-v3): the defaults, with a population as large as LunarLander's.
         policy, kwargs = "MlpPolicy", dict(pop_size=40)
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    evaluator = RayEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
-    processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
+
+    def selected(name: str) -> bool:
+        return name == "1 process" or not configs or any(name.startswith(prefix) for prefix in configs)
 
     def single(seed: int) -> Configuration:
         return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, **kwargs))
@@ -153,32 +155,34 @@ def run(
             lambda: CoSyNE(policy, env, seed=seed, **kwargs), lambda: [process.pid for process in env.processes], env.close
         )
 
-    def on_processes(seed: int) -> Configuration:
-        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=processes, **kwargs), lambda: processes.pids)
+    def on_evaluator(seed: int, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> Configuration:
+        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs), pids)
 
-    def on_ray(seed: int) -> Configuration:
-        def actor_pids() -> list[int]:
-            return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in evaluator.actors])
+    with contextlib.ExitStack() as stack:
+        configurations: dict[str, Callable[[int], Configuration]] = {"1 process": single}
+        if selected(name := f"SubprocVecEnv, {workers} lanes"):
+            configurations[name] = subproc
+        if selected(name := f"SubprocEvaluator, {workers} processes"):
+            processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
+            stack.callback(processes.close)
+            configurations[name] = functools.partial(on_evaluator, evaluator=processes, pids=lambda: processes.pids)
+        if selected(name := f"Ray, {workers} CPUs"):
+            # Imported only when asked for: the other configurations run without the ray extra.
+            import ray
 
-        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs), actor_pids)
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            stack.callback(ray.shutdown)
+            actors = RayEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
+            stack.callback(actors.close)
 
-    configurations: dict[str, Callable[[int], Configuration]] = {
-        "1 process": single,
-        f"SubprocVecEnv, {workers} lanes": subproc,
-        f"SubprocEvaluator, {workers} processes": on_processes,
-        f"Ray, {workers} CPUs": on_ray,
-    }
-    if configs:
-        configurations = {
-            name: make
-            for name, make in configurations.items()
-            if name == "1 process" or any(name.startswith(prefix) for prefix in configs)
-        }
-    rates: dict[str, list[float]] = {name: [] for name in configurations}
-    cpus: dict[str, list[float]] = {name: [] for name in configurations}
-    identical = True
-    loads = [load_average()]
-    try:
+            def actor_pids() -> list[int]:
+                return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in actors.actors])
+
+            configurations[name] = functools.partial(on_evaluator, evaluator=actors, pids=actor_pids)
+        rates: dict[str, list[float]] = {name: [] for name in configurations}
+        cpus: dict[str, list[float]] = {name: [] for name in configurations}
+        identical = True
+        loads = [load_average()]
         for seed in range(repeats):
             populations = []
             for name, configure in configurations.items():
@@ -192,10 +196,6 @@ def run(
                 )
             identical &= all(np.array_equal(populations[0], other) for other in populations[1:])
             loads.append(load_average())
-    finally:
-        processes.close()
-        evaluator.close()
-        ray.shutdown()
 
     def median_ratio(values: list[float], baseline: list[float]) -> float:
         return statistics.median(value / base for value, base in zip(values, baseline, strict=True))

@@ -10,7 +10,7 @@ from torch import nn
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
 from sb3_cosyne.cosyne.policies import LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.torch_forward import TORCH_MIN_PARAMS, TorchForward, use_torch_forward
+from sb3_cosyne.cosyne.torch_forward import TORCH_MIN_LANE_PARAMS, TorchForward, use_torch_forward
 
 #: the documented agreement of the torch forward's outputs with the Numba forward's
 RTOL = ATOL = 1e-12
@@ -91,15 +91,17 @@ def test_training_with_the_torch_forward(device):
     assert torch_model.num_timesteps == runs["numba"].num_timesteps
 
 
-def test_auto_chooses_torch_only_for_large_policies_on_cuda():
+def test_auto_chooses_torch_only_for_many_lanes_times_parameters_on_cuda():
     cuda, cpu = th.device("cuda"), th.device("cpu")
-    assert use_torch_forward("auto", cuda, TORCH_MIN_PARAMS)
-    assert not use_torch_forward("auto", cuda, TORCH_MIN_PARAMS - 1)
-    assert not use_torch_forward("auto", cpu, 10 * TORCH_MIN_PARAMS)
-    assert use_torch_forward("torch", cpu, 10)
-    assert not use_torch_forward("numba", cuda, 10 * TORCH_MIN_PARAMS)
-    model = CoSyNE("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[400, 250]), device="cpu")
-    assert model.policy.num_params >= TORCH_MIN_PARAMS
+    for lanes in (1, 8, 40):
+        assert use_torch_forward("auto", cuda, TORCH_MIN_LANE_PARAMS // lanes, lanes)
+        assert not use_torch_forward("auto", cuda, TORCH_MIN_LANE_PARAMS // lanes - 1, lanes)
+    assert not use_torch_forward("auto", cpu, 10 * TORCH_MIN_LANE_PARAMS, 8)
+    assert use_torch_forward("torch", cpu, 10, 1)
+    assert not use_torch_forward("numba", cuda, 10 * TORCH_MIN_LANE_PARAMS, 8)
+    env = make_vec_env("CartPole-v1", n_envs=8)
+    model = CoSyNE("MlpPolicy", env, pop_size=8, policy_kwargs=dict(net_arch=[400, 250]), device="cpu")
+    assert env.num_envs * model.policy.num_params >= TORCH_MIN_LANE_PARAMS
     model.learn(1)
     assert model._torch_forward is None and model._compiled_rollout is not None
 

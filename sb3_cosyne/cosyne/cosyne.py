@@ -523,7 +523,7 @@ class CoSyNE(BaseAlgorithm):
         self._committed_timesteps = self.num_timesteps
         self._torch_forward = (
             TorchForward(self.policy, self.env.num_envs, self.device)
-            if use_torch_forward(self.batched_forward, self.device, self.policy.num_params)
+            if use_torch_forward(self.batched_forward, self.device, self.policy.num_params, self.env.num_envs)
             else None
         )
         self._compiled_rollout = (

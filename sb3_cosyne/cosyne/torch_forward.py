@@ -11,21 +11,24 @@ import torch as th
 
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 
-#: with ``batched_forward="auto"``, policies with at least this many parameters use the torch forward on a CUDA device
-TORCH_MIN_PARAMS = 100_000
+#: with ``batched_forward="auto"``, the torch forward runs on a CUDA device once lanes × parameters reach this: on an
+#: H100 beside a Xeon core, it beat the Numba forward from about 10,000 lanes × parameters and was 3-5 times as fast
+#: here (``benchmarks/forward_crossover.py``, README), a margin for CPUs that run the Numba forward faster
+TORCH_MIN_LANE_PARAMS = 500_000
 
 
-def use_torch_forward(batched_forward: str, device: th.device, num_params: int) -> bool:
+def use_torch_forward(batched_forward: str, device: th.device, num_params: int, num_lanes: int) -> bool:
     """
     Whether CoSyNE runs its batched forward in torch.
 
-    :param batched_forward: ``"numba"``, ``"torch"``, or ``"auto"`` (torch on a CUDA device for policies of at
-        least :data:`TORCH_MIN_PARAMS` parameters, Numba otherwise)
+    :param batched_forward: ``"numba"``, ``"torch"``, or ``"auto"`` (torch on a CUDA device when ``num_lanes``
+        times ``num_params`` is at least :data:`TORCH_MIN_LANE_PARAMS`, Numba otherwise)
     :param device: the policy's device
     :param num_params: the policy's number of parameters
+    :param num_lanes: the number of lanes whose networks each batched forward runs
     """
     if batched_forward == "auto":
-        return device.type == "cuda" and num_params >= TORCH_MIN_PARAMS
+        return device.type == "cuda" and num_lanes * num_params >= TORCH_MIN_LANE_PARAMS
     return batched_forward == "torch"
 
 

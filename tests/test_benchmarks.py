@@ -1,0 +1,42 @@
+"""The scaling and training-speed benchmarks: what they measure holds together, whatever the timings."""
+
+import sys
+
+import pytest
+
+from benchmarks import forward_training, scaling
+
+
+def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical():
+    ray_loaded = "ray" in sys.modules
+    report = scaling.run("CartPole-v1", workers=2, generations=2, repeats=1, members_per_task=None, configs=["Subproc"])
+    assert [row["configuration"] for row in report["rows"]] == [
+        "1 process",
+        "SubprocVecEnv, 2 lanes",
+        "SubprocEvaluator, 2 processes",
+    ]
+    assert report["identical populations"]
+    assert report["rows"][0]["speed-up"] == 1.0
+    assert all(row["median generations/s"] > 0 and row["median CPU s/generation"] > 0 for row in report["rows"])
+    # Without a Ray configuration, the benchmark neither imports nor starts Ray.
+    assert ("ray" in sys.modules) == ray_loaded
+
+
+@pytest.mark.parametrize("forward", ["numba", "torch:cpu"])
+def test_training_speed_counts_the_timed_generations_steps(forward):
+    rate, n_params = forward_training.steps_per_second("CartPole-v1", 2, 8, forward, seed=0, generations=2)
+    # 4 inputs, two hidden layers of 8 and 2 outputs, with biases
+    assert n_params == 4 * 8 + 8 + 8 * 8 + 8 + 8 * 2 + 2
+    assert rate > 0
+
+
+def test_generation_clock_records_the_steps_at_each_generation_end():
+    from sb3_cosyne import CoSyNE
+
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=6, seed=0)
+    clock = scaling.GenerationClock(3, list, warmup=1)
+    model.learn(10**9, callback=clock)
+    assert len(clock.ends) == len(clock.timesteps) == 4
+    assert clock.timesteps == sorted(clock.timesteps) and clock.timesteps[0] > 0
+    # Training stops at the first step after the last timed generation.
+    assert model.num_timesteps == clock.timesteps[-1] + 1
