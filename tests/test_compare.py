@@ -1,6 +1,7 @@
 """``python -m sb3_cosyne.compare``: runs on a step schedule, time budgets, resuming, the table, JSON and plots."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ pytest.importorskip("matplotlib", reason="the comparison needs the compare extra
 from matplotlib import image  # noqa: E402
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 
+from sb3_cosyne.compare import clock as clock_module  # noqa: E402
 from sb3_cosyne.compare.callbacks import ScheduledEvalCallback  # noqa: E402
 from sb3_cosyne.compare.cli import main  # noqa: E402
 from sb3_cosyne.compare.clock import TrainingClock  # noqa: E402
@@ -71,6 +73,26 @@ def test_paused_clock_does_not_count():
     assert clock.elapsed() == first and first["wall"] > 0
     clock.resume()
     assert clock.seconds("wall") >= first["wall"]
+
+
+def test_reaching_a_cpu_mark_reads_the_cpu_clock_sparingly(monkeypatch):
+    reads = []
+
+    def counted_process_time():
+        reads.append(None)
+        return time.process_time()
+
+    monkeypatch.setitem(clock_module.CLOCKS, "cpu", counted_process_time)
+    clock = TrainingClock()
+    assert not clock.reached("cpu", 1e-9)  # paused: nothing counted
+    clock.resume()
+    calls = 0
+    while not clock.reached("cpu", 0.05):
+        calls += 1
+    # True only from a reading: the mark is never announced early.
+    assert 0.05 <= clock.seconds("cpu") < 0.5
+    assert calls > 20 * len(reads)
+    assert not clock.reached("cpu", 10.0) and clock.reached("wall", 0.0)
 
 
 class FixedClock(TrainingClock):

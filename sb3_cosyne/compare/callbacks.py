@@ -37,7 +37,7 @@ class TimeBudgetCallback(BaseCallback):
         self.clock_name = clock_name
 
     def _on_step(self) -> bool:
-        if self.clock.seconds(self.clock_name) >= self.budget:
+        if self.clock.reached(self.clock_name, self.budget):
             raise BudgetExhausted
         return True
 
@@ -97,7 +97,7 @@ class ScheduledEvalCallback(EvalCallback):
     def _due(self) -> bool:
         if self.num_timesteps >= self.next_steps:
             return True
-        return self.next_seconds is not None and self.clock.seconds(self.clock_name) >= self.next_seconds
+        return self.next_seconds is not None and self.clock.reached(self.clock_name, self.next_seconds)
 
     def _on_step(self) -> bool:
         return self.evaluate() if self._due() else True
