@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import assert_fast_path_equals_vec_env_path
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -94,6 +94,31 @@ def test_callbacks_get_one_call_per_env_step_on_the_fast_path():
         model.learn(2_000, callback=record)
         # One call per step, each seeing the step count advanced by one, as an EvalCallback's eval_freq expects.
         assert record.timesteps == list(range(1, model.num_timesteps + 1))
+
+
+def test_silent_callbacks_are_counted_at_once_as_a_replay_would_leave_them():
+    from sb3_cosyne.cosyne.cosyne import _is_silent
+
+    silent = CallbackList([ConvertCallback(None), CallbackList([ConvertCallback(None)])])
+    assert _is_silent(silent) and _is_silent(ConvertCallback(None))
+    assert not _is_silent(ConvertCallback(lambda _locals, _globals: True))
+    assert not _is_silent(CallbackList([ConvertCallback(None), ProgressBarCallback()]))
+
+    class Count(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+    models = {}
+    for name, callback in (("silent", silent), ("replayed", Count()), ("none", None)):
+        models[name] = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
+        models[name].learn(3_000, callback=callback)
+    steps = models["replayed"].num_timesteps
+    for model in models.values():
+        assert model.num_timesteps == steps
+        np.testing.assert_array_equal(model.strategy.population, models["replayed"].strategy.population)
+    # every callback of the list, nested ones too, as after one on_step per env step
+    for callback in (silent, *silent.callbacks, silent.callbacks[1].callbacks[0]):
+        assert callback.n_calls == steps and callback.num_timesteps == steps
 
 
 def test_compiled_generalization_score_equals_the_generic_test():

@@ -16,7 +16,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
@@ -53,6 +53,22 @@ def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
     if isinstance(callback, CallbackList):
         return [bar for child in callback.callbacks for bar in _progress_bars(child)]
     return [callback] if isinstance(callback, ProgressBarCallback) else []
+
+
+def _is_silent(callback: BaseCallback) -> bool:
+    """Whether a step does nothing to the callback but count: SB3's stand-in for no callback, alone or in lists."""
+    if isinstance(callback, CallbackList):
+        return all(_is_silent(child) for child in callback.callbacks)
+    return type(callback) is ConvertCallback and callback.callback is None
+
+
+def _count_steps(callback: BaseCallback, n_steps: int, num_timesteps: int) -> None:
+    """Leave a silent callback (and its children) as ``n_steps`` calls of ``on_step`` would."""
+    callback.n_calls += n_steps
+    callback.num_timesteps = num_timesteps
+    if isinstance(callback, CallbackList):
+        for child in callback.callbacks:
+            _count_steps(child, n_steps, num_timesteps)
 
 
 class CoSyNE(BaseAlgorithm):
@@ -359,6 +375,11 @@ class CoSyNE(BaseAlgorithm):
                 )
 
         def on_episodes(lengths: np.ndarray) -> bool:
+            if _is_silent(callback):
+                # Replaying would only count: counted at once, since a replayed step costs more than a compiled one.
+                self.num_timesteps += int(lengths.sum())
+                _count_steps(callback, int(lengths.sum()), self.num_timesteps)
+                return True
             # The episodes are already over: callbacks replay their steps one by one, so that step-counting
             # callbacks (EvalCallback's eval_freq, CheckpointCallback's save_freq) fire as on the VecEnv path.
             bars = _progress_bars(callback)
