@@ -1,7 +1,6 @@
 """``python -m sb3_cosyne.compare``: runs on a step schedule, time budgets, resuming, the table, JSON and plots."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -75,24 +74,45 @@ def test_paused_clock_does_not_count():
     assert clock.seconds("wall") >= first["wall"]
 
 
-def test_reaching_a_cpu_mark_reads_the_cpu_clock_sparingly(monkeypatch):
+def test_reaching_a_cpu_mark_reads_the_cpu_clock_sparingly_and_never_early(monkeypatch):
+    now = {"wall": 0.0, "cpu": 0.0}
     reads = []
 
-    def counted_process_time():
-        reads.append(None)
-        return time.process_time()
+    def cpu_clock():
+        reads.append(now["cpu"])
+        return now["cpu"]
 
-    monkeypatch.setitem(clock_module.CLOCKS, "cpu", counted_process_time)
+    monkeypatch.setitem(clock_module.CLOCKS, "cpu", cpu_clock)
+    monkeypatch.setitem(clock_module.CLOCKS, "wall", lambda: now["wall"])
+    monkeypatch.setattr(clock_module.time, "perf_counter", lambda: now["wall"])
+
+    def advance(wall: float, cpu: float) -> None:
+        now["wall"] += wall
+        now["cpu"] += cpu
+
     clock = TrainingClock()
     assert not clock.reached("cpu", 1e-9)  # paused: nothing counted
     clock.resume()
-    calls = 0
-    while not clock.reached("cpu", 0.05):
-        calls += 1
-    # True only from a reading: the mark is never announced early.
-    assert 0.05 <= clock.seconds("cpu") < 0.5
-    assert calls > 20 * len(reads)
-    assert not clock.reached("cpu", 10.0) and clock.reached("wall", 0.0)
+    # CPU time at half the wall rate, 1 µs of wall per call: the mark of 0.01 s is reached after 20,000 calls.
+    answers, cpu_at, reads_before = [], [], None
+    for _ in range(30_000):
+        advance(1e-6, 0.5e-6)
+        answers.append(clock.reached("cpu", 0.01))
+        cpu_at.append(now["cpu"])
+        if answers[-1] and reads_before is None:
+            reads_before = len(reads)
+    first = answers.index(True)
+    assert cpu_at[first] >= 0.01 and cpu_at[first - 1] < 0.01  # the first call at the mark, never before it
+    assert all(answers[first:])
+    assert reads_before < 100  # up to the mark, about one reading per millisecond, not one per call
+    # Paused, nothing counts; resumed, it counts on from there.
+    clock.pause()
+    advance(1.0, 1.0)
+    assert not clock.reached("cpu", 0.02)
+    clock.resume()
+    advance(0.005, 0.005)
+    assert not clock.reached("cpu", 0.03) and clock.reached("cpu", 0.02)
+    assert clock.reached("wall", 0.01) and not clock.reached("wall", 1.0)
 
 
 class FixedClock(TrainingClock):

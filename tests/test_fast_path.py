@@ -108,10 +108,26 @@ def test_silent_callbacks_are_counted_at_once_as_a_replay_would_leave_them():
         def _on_step(self) -> bool:
             return True
 
+    class Stop(CallbackList):
+        def _on_step(self) -> bool:
+            return self.n_calls < 100
+
+    # A subclass may act at each step: never silent, even with silent children or none.
+    assert not _is_silent(Stop([ConvertCallback(None)])) and not _is_silent(Stop([]))
+    stopped = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
+    stopped.learn(3_000, callback=Stop([]))
+    assert stopped.num_timesteps == 100
+
+    def no_replay(self):
+        raise AssertionError("a silent callback was replayed")
+
     models = {}
     for name, callback in (("silent", silent), ("replayed", Count()), ("none", None)):
         models[name] = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0)
-        models[name].learn(3_000, callback=callback)
+        with pytest.MonkeyPatch.context() as patch:
+            if name != "replayed":
+                patch.setattr(ConvertCallback, "on_step", no_replay)
+            models[name].learn(3_000, callback=callback)
     steps = models["replayed"].num_timesteps
     for model in models.values():
         assert model.num_timesteps == steps

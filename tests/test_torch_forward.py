@@ -8,6 +8,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from torch import nn
 
 from sb3_cosyne import CoSyNE
+from sb3_cosyne.cosyne import cosyne as cosyne_module
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
 from sb3_cosyne.cosyne.policies import LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.torch_forward import TORCH_MIN_LANE_PARAMS, TorchForward, use_torch_forward
@@ -91,7 +92,7 @@ def test_training_with_the_torch_forward(device):
     assert torch_model.num_timesteps == runs["numba"].num_timesteps
 
 
-def test_auto_chooses_torch_only_for_many_lanes_times_parameters_on_cuda():
+def test_auto_chooses_torch_only_for_many_lanes_times_parameters_on_cuda(monkeypatch):
     cuda, cpu = th.device("cuda"), th.device("cpu")
     for lanes in (1, 8, 40):
         assert use_torch_forward("auto", cuda, TORCH_MIN_LANE_PARAMS // lanes, lanes)
@@ -102,7 +103,15 @@ def test_auto_chooses_torch_only_for_many_lanes_times_parameters_on_cuda():
     env = make_vec_env("CartPole-v1", n_envs=8)
     model = CoSyNE("MlpPolicy", env, pop_size=8, policy_kwargs=dict(net_arch=[400, 250]), device="cpu")
     assert env.num_envs * model.policy.num_params >= TORCH_MIN_LANE_PARAMS
+    asked = []
+
+    def recorded(*args):
+        asked.append(args)
+        return use_torch_forward(*args)
+
+    monkeypatch.setattr(cosyne_module, "use_torch_forward", recorded)
     model.learn(1)
+    assert asked == [("auto", th.device("cpu"), model.policy.num_params, 8)]
     assert model._torch_forward is None and model._compiled_rollout is not None
 
 

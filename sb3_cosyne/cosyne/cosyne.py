@@ -57,7 +57,8 @@ def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
 
 def _is_silent(callback: BaseCallback) -> bool:
     """Whether a step does nothing to the callback but count: SB3's stand-in for no callback, alone or in lists."""
-    if isinstance(callback, CallbackList):
+    # Exact types: a subclass may do something at each step.
+    if type(callback) is CallbackList:
         return all(_is_silent(child) for child in callback.callbacks)
     return type(callback) is ConvertCallback and callback.callback is None
 
@@ -66,7 +67,7 @@ def _count_steps(callback: BaseCallback, n_steps: int, num_timesteps: int) -> No
     """Leave a silent callback (and its children) as ``n_steps`` calls of ``on_step`` would."""
     callback.n_calls += n_steps
     callback.num_timesteps = num_timesteps
-    if isinstance(callback, CallbackList):
+    if type(callback) is CallbackList:
         for child in callback.callbacks:
             _count_steps(child, n_steps, num_timesteps)
 

@@ -12,8 +12,8 @@ import torch as th
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 
 #: with ``batched_forward="auto"``, the torch forward runs on a CUDA device once lanes × parameters reach this: on an
-#: H100 beside a Xeon core, it beat the Numba forward from about 10,000 lanes × parameters and was 3-5 times as fast
-#: here (``benchmarks/forward_crossover.py``, README), a margin for CPUs that run the Numba forward faster
+#: H100 beside a Xeon core, it beat the Numba forward from 30,000-162,000 lanes × parameters and was about 4-5 times
+#: as fast here (``benchmarks/forward_crossover.py``, README), a margin for CPUs that run the Numba forward faster
 TORCH_MIN_LANE_PARAMS = 500_000
 
 

@@ -13,8 +13,8 @@ pole half-lengths 0.5 m and 0.05 m, pole masses 0.1 kg and 0.01 kg. A one-pole s
 As in Gomez's code, ``sgn(0) = +1`` (his macro is ``x >= 0 ? 1 : -1``), which matters only at rest.
 
 The state is a float64 vector ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])`` in metres, m/s, radians and rad/s; the number of
-poles is read from its length. Every function is a Numba function, so that a compiled rollout loop can call
-them directly; the in-place ones allocate nothing.
+poles is read from its length (4: one pole, 6: two). Every function is a Numba function, so that a compiled
+rollout loop can call them directly; the in-place ones allocate nothing.
 """
 
 import numpy as np
