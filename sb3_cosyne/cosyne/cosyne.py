@@ -378,8 +378,9 @@ class CoSyNE(BaseAlgorithm):
         def on_episodes(lengths: np.ndarray) -> bool:
             if _is_silent(callback):
                 # Replaying would only count: counted at once, since a replayed step costs more than a compiled one.
-                self.num_timesteps += int(lengths.sum())
-                _count_steps(callback, int(lengths.sum()), self.num_timesteps)
+                n_steps = int(lengths.sum())
+                self.num_timesteps += n_steps
+                _count_steps(callback, n_steps, self.num_timesteps)
                 return True
             # The episodes are already over: callbacks replay their steps one by one, so that step-counting
             # callbacks (EvalCallback's eval_freq, CheckpointCallback's save_freq) fire as on the VecEnv path.

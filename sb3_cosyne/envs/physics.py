@@ -65,19 +65,23 @@ def force_from_action(action: float) -> float:
 
 
 @njit(cache=True)
-def _pole_terms(theta_dot: float, sin_theta: float, cos_theta: float, pole: int) -> tuple[float, float]:
+def _hinge(theta_dot: float, pole: int) -> float:
+    """One pole's hinge friction term ``μp θ̇_i / (m_i l_i)``."""
+    return MU_POLE * theta_dot / (POLE_MASSES[pole] * POLE_HALF_LENGTHS[pole])
+
+
+@njit(cache=True)
+def _pole_terms(theta_dot: float, hinge: float, sin_theta: float, cos_theta: float, pole: int) -> tuple[float, float]:
     """One pole's ``F̃_i`` and ``m̃_i``."""
     mass = POLE_MASSES[pole]
     mass_length = mass * POLE_HALF_LENGTHS[pole]
-    hinge = MU_POLE * theta_dot / mass_length
     effective_force = mass_length * theta_dot * theta_dot * sin_theta + 0.75 * mass * cos_theta * (hinge + GRAVITY * sin_theta)
     return effective_force, mass * (1.0 - 0.75 * cos_theta * cos_theta)
 
 
 @njit(cache=True)
-def _pole_acceleration(x_acc: float, theta_dot: float, sin_theta: float, cos_theta: float, pole: int) -> float:
+def _pole_acceleration(x_acc: float, hinge: float, sin_theta: float, cos_theta: float, pole: int) -> float:
     """One pole's ``θ̈_i``."""
-    hinge = MU_POLE * theta_dot / (POLE_MASSES[pole] * POLE_HALF_LENGTHS[pole])
     return -0.75 * (x_acc * cos_theta + GRAVITY * sin_theta + hinge) / POLE_HALF_LENGTHS[pole]
 
 
@@ -95,15 +99,16 @@ def derivatives(state: np.ndarray, force: float, out: np.ndarray) -> None:
     cart_velocity_sign = 1.0 if state[1] >= 0.0 else -1.0
     numerator = force - MU_CART * cart_velocity_sign
     denominator = MASS_CART
-    # Each angle's sine and cosine once: they are most of a step's cost (the same values, so the same results).
-    sin1, cos1 = np.sin(state[2]), np.cos(state[2])
-    effective_force, effective_mass = _pole_terms(state[3], sin1, cos1, 0)
+    # Each angle's sine and cosine (and each hinge term) once: they are most of a step's cost; the same values,
+    # so the same results.
+    sin1, cos1, hinge1 = np.sin(state[2]), np.cos(state[2]), _hinge(state[3], 0)
+    effective_force, effective_mass = _pole_terms(state[3], hinge1, sin1, cos1, 0)
     numerator += effective_force
     denominator += effective_mass
-    sin2 = cos2 = 0.0
+    sin2 = cos2 = hinge2 = 0.0
     if two_poles:
-        sin2, cos2 = np.sin(state[4]), np.cos(state[4])
-        effective_force, effective_mass = _pole_terms(state[5], sin2, cos2, 1)
+        sin2, cos2, hinge2 = np.sin(state[4]), np.cos(state[4]), _hinge(state[5], 1)
+        effective_force, effective_mass = _pole_terms(state[5], hinge2, sin2, cos2, 1)
         numerator += effective_force
         denominator += effective_mass
     x_acc = numerator / denominator
@@ -111,10 +116,10 @@ def derivatives(state: np.ndarray, force: float, out: np.ndarray) -> None:
     out[0] = state[1]
     out[1] = x_acc
     out[2] = state[3]
-    out[3] = _pole_acceleration(x_acc, state[3], sin1, cos1, 0)
+    out[3] = _pole_acceleration(x_acc, hinge1, sin1, cos1, 0)
     if two_poles:
         out[4] = state[5]
-        out[5] = _pole_acceleration(x_acc, state[5], sin2, cos2, 1)
+        out[5] = _pole_acceleration(x_acc, hinge2, sin2, cos2, 1)
 
 
 @njit(cache=True)
