@@ -20,7 +20,7 @@ daemons are not counted) and the CPU efficiency, one process's CPU seconds over 
 Usage::
 
     python -m benchmarks.scaling --env LunarLander-v3 --workers 2 --generations 5 --repeats 3 [--warmup 1]
-        [--configs "1 process" SubprocEvaluator Ray] [--markdown table.md]
+        [--configs "1 process" SubprocEvaluator Ray] [--tasks-per-worker 8 2] [--markdown table.md]
 """
 
 import argparse
@@ -135,6 +135,7 @@ def run(
     members_per_task: int | None,
     warmup: int = 1,
     configs: list[str] | None = None,
+    tasks_per_worker: list[int] | None = None,
 ) -> dict[str, Any]:
     try:
         policy, kwargs = model_kwargs(load_hyperparams(env_id))
@@ -155,8 +156,20 @@ def run(
             lambda: CoSyNE(policy, env, seed=seed, **kwargs), lambda: [process.pid for process in env.processes], env.close
         )
 
-    def on_evaluator(seed: int, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> Configuration:
-        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs), pids)
+    def on_evaluator(
+        seed: int, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]], tasks: int | None
+    ) -> Configuration:
+        def make_model() -> CoSyNE:
+            # The same workers serve every split asked for.
+            evaluator.tasks_per_worker = tasks or type(evaluator).tasks_per_worker
+            return CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs)
+
+        return Configuration(make_model, pids)
+
+    def add_splits(name: str, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> None:
+        for tasks in tasks_per_worker or [None]:
+            label = name if tasks is None else f"{name}, {tasks} tasks/worker"
+            configurations[label] = functools.partial(on_evaluator, evaluator=evaluator, pids=pids, tasks=tasks)
 
     with contextlib.ExitStack() as stack:
         configurations: dict[str, Callable[[int], Configuration]] = {"1 process": single}
@@ -165,7 +178,7 @@ def run(
         if selected(name := f"SubprocEvaluator, {workers} processes"):
             processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
             stack.callback(processes.close)
-            configurations[name] = functools.partial(on_evaluator, evaluator=processes, pids=lambda: processes.pids)
+            add_splits(name, processes, lambda: processes.pids)
         if selected(name := f"Ray, {workers} CPUs"):
             # Imported only when asked for: the other configurations run without the ray extra.
             import ray
@@ -178,7 +191,7 @@ def run(
             def actor_pids() -> list[int]:
                 return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in actors.actors])
 
-            configurations[name] = functools.partial(on_evaluator, evaluator=actors, pids=actor_pids)
+            add_splits(name, actors, actor_pids)
         rates: dict[str, list[float]] = {name: [] for name in configurations}
         cpus: dict[str, list[float]] = {name: [] for name in configurations}
         identical = True
@@ -219,6 +232,7 @@ def run(
         "warmup": warmup,
         "repeats": repeats,
         "members_per_task": members_per_task,
+        "tasks_per_worker": tasks_per_worker,
         "settings": kwargs,
         "identical populations": identical,
         "load averages (1, 5, 15 min)": loads,
@@ -251,12 +265,27 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of every configuration (seeds 0, 1, ...)")
     parser.add_argument("--members-per-task", type=int, default=None, help="the evaluators' members_per_task")
+    parser.add_argument(
+        "--tasks-per-worker",
+        type=int,
+        nargs="+",
+        help="the evaluators' tasks_per_worker; several values run one configuration each (default: theirs)",
+    )
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
     if args.warmup < 1:
         parser.error("--warmup must be at least 1")
-    report = run(args.env, args.workers, args.generations, args.repeats, args.members_per_task, args.warmup, args.configs)
+    report = run(
+        args.env,
+        args.workers,
+        args.generations,
+        args.repeats,
+        args.members_per_task,
+        args.warmup,
+        args.configs,
+        args.tasks_per_worker,
+    )
     table = markdown(report)
     print(table)
     print(f"identical populations across configurations: {report['identical populations']}")

@@ -7,6 +7,7 @@ three networks per task) and ``make_evaluator`` (``make_evaluator(env, n_workers
 """
 
 import functools
+import math
 import warnings
 
 import gymnasium as gym
@@ -18,6 +19,7 @@ from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import EnvStepError
+from sb3_cosyne.cosyne.evaluator import EvaluationCall
 
 __all__ = [
     "test_a_dead_worker_raises_and_is_replaced_at_the_next_learn",
@@ -28,6 +30,8 @@ __all__ = [
     "test_progress_bar_counts_every_step",
     "test_same_fitness_and_champion_as_local_evaluation",
     "test_save_load_resume_with_the_evaluator_is_exact",
+    "test_the_challenger_and_the_champion_are_re_tested_in_one_pass",
+    "test_the_default_split_follows_tasks_per_worker",
 ]
 
 
@@ -56,6 +60,35 @@ def test_same_fitness_and_champion_as_local_evaluation(evaluator, fast_path):
     assert_same_state(local, remote)
     # Callbacks see one on_step per env step, champion re-tests included, as with local evaluation.
     assert remote_record.n_calls == local_record.n_calls == remote.num_timesteps
+
+
+def test_the_challenger_and_the_champion_are_re_tested_in_one_pass(evaluator, monkeypatch):
+    passes = []
+    evaluate_calls = type(evaluator).evaluate_calls
+
+    def recording(self, calls, *args):
+        passes.append([call.params.shape[0] for call in calls])
+        return evaluate_calls(self, calls, *args)
+
+    monkeypatch.setattr(type(evaluator), "evaluate_calls", recording)
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3, champion_episodes=3, evaluator=evaluator).learn(4000)
+    # Each generation is one pass; so is each re-test, the challenger's and the champion's episodes together
+    # (only the first challenger faces no champion).
+    assert passes.count([8]) == model.generation
+    assert passes.count([1]) == 1
+    assert passes.count([1, 1]) >= 2
+    assert len(passes) == model.generation + 1 + passes.count([1, 1])
+
+
+def test_the_default_split_follows_tasks_per_worker(make_evaluator):
+    generation = EvaluationCall(np.zeros((40, 1)), np.zeros((40, 3), dtype=np.int64), (None, None))
+    retest = EvaluationCall(np.zeros((1, 1)), np.zeros((1, 5), dtype=np.int64), (None, None))
+    evaluator = make_evaluator("CartPole-v1", n_workers=2)  # not started: splitting needs no worker
+    for tasks in (evaluator.tasks_per_worker, 1, 3):
+        evaluator.tasks_per_worker = tasks
+        # About that many per worker: the networks, in tasks of equal size.
+        expected = [math.ceil(40 / math.ceil(40 / (2 * tasks))), min(5, 2 * tasks)]
+        assert [len(blocks) for blocks in evaluator._split([generation, retest], 2)] == expected
 
 
 def test_save_load_resume_with_the_evaluator_is_exact(tmp_path, evaluator):

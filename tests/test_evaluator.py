@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
+from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import TASKS_PER_WORKER, Block, BlockAssembler, split_blocks
+from sb3_cosyne.cosyne.evaluator import (
+    TASKS_PER_WORKER,
+    BaseEvaluator,
+    Block,
+    BlockAssembler,
+    EvaluationCall,
+    evaluate_blocks,
+    split_blocks,
+)
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
 
@@ -68,6 +77,13 @@ def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, memb
         assert all(block.episodes == slice(0, n_episodes) for block in blocks)
 
 
+@pytest.mark.parametrize("tasks_per_worker", [1, 2, 5])
+def test_tasks_per_worker_sets_the_number_of_tasks(tasks_per_worker):
+    assert len(split_blocks(40, 3, 2, tasks_per_worker=tasks_per_worker)) == 2 * tasks_per_worker
+    # One network (a re-test): its episodes are split, down to one per task.
+    assert len(split_blocks(1, 5, 2, tasks_per_worker=tasks_per_worker)) == min(5, 2 * tasks_per_worker)
+
+
 def test_default_split_gives_each_worker_several_tasks():
     blocks = split_blocks(40, 3, 2)
     assert len(blocks) == 14
@@ -99,6 +115,91 @@ def test_assembly_follows_block_order_whatever_the_arrival_order():
     # Bit for bit the same sums whatever order the blocks arrived in.
     np.testing.assert_array_equal(in_order.obs_sum, reversed_order.obs_sum)
     np.testing.assert_array_equal(in_order.obs_sq_sum, reversed_order.obs_sq_sum)
+
+
+class LastInFirstOutPool:
+    """
+    A ``TaskPool`` of ``n_workers`` in-process workers whose most recently started task always finishes first
+    (results arrive out of order); it records what happened, in order.
+    """
+
+    def __init__(self, worker: EvaluationWorker, n_workers: int) -> None:
+        self.worker, self.n_workers = worker, n_workers
+        self.running: list[tuple] = []
+        self.events: list[tuple[str, int]] = []
+
+    def has_free(self) -> bool:
+        return len(self.running) < self.n_workers
+
+    def submit(self, args: tuple) -> None:
+        self.events.append(("submit", args[0]))
+        self.running.append(args)
+
+    def has_next(self) -> bool:
+        return bool(self.running)
+
+    def next_result(self):
+        args = self.running.pop()
+        self.events.append(("result", args[0]))
+        return self.worker.evaluate(*args)
+
+
+def two_calls(policy: CoSyNEPolicy) -> list[EvaluationCall]:
+    """A challenger and a champion on the same seeds, each with its own observation statistics."""
+    rng = np.random.default_rng(3)
+    seeds = rng.integers(0, 1000, size=(1, 5))
+    return [
+        EvaluationCall(rng.uniform(-1, 1, size=(1, policy.num_params)), seeds, (np.zeros(4), np.ones(4))),
+        EvaluationCall(rng.uniform(-1, 1, size=(1, policy.num_params)), seeds, (np.full(4, 0.1), np.full(4, 2.0))),
+    ]
+
+
+def test_calls_run_in_one_pass_as_if_one_after_the_other():
+    policy = CoSyNEPolicy(gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Discrete(2), net_arch=[3])
+    worker = EvaluationWorker(worker_env_factory("CartPole-v1", 1, None, None, None))
+    worker.set_policy(policy, fast_path=False)
+    env = make_vec_env("CartPole-v1")
+    calls = two_calls(policy)
+    blocks = [split_blocks(1, 5, 2) for _ in calls]
+    pool = LastInFirstOutPool(worker, n_workers=2)
+    heard: list[np.ndarray] = []
+    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda lengths: heard.append(lengths) or True, print)
+
+    assert len(results) == 2 and not any(result.aborted for result in results)
+    for call, result in zip(calls, results, strict=True):
+        alone = evaluate_networks(env, policy, call.params, call.seeds, call.obs_stats)
+        np.testing.assert_array_equal(result.returns, alone.returns)
+        np.testing.assert_array_equal(result.lengths, alone.lengths)
+        np.testing.assert_array_equal(result.obs_sum, alone.obs_sum)
+    # The callbacks hear every block in call and block order, though the results came back last in, first out.
+    expected = [
+        result.lengths[block.networks, block.episodes] for result, bs in zip(results, blocks, strict=True) for block in bs
+    ]
+    assert len(heard) == len(expected) == 10  # each call's 5 episodes split one per task for 2 workers
+    for got, want in zip(heard, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # No wait between the calls: the champion's first task started before the challenger's last one finished.
+    first_of_second = pool.events.index(("submit", len(blocks[0])))
+    last_of_first = max(pool.events.index(("result", index)) for index in range(len(blocks[0])))
+    assert first_of_second < last_of_first
+    assert [kind for kind, _ in pool.events].count("result") == 10
+
+
+def test_a_stop_in_a_call_drops_the_calls_after_it():
+    policy = CoSyNEPolicy(gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Discrete(2), net_arch=[3])
+    worker = EvaluationWorker(worker_env_factory("CartPole-v1", 1, None, None, None))
+    worker.set_policy(policy, fast_path=False)
+    calls = two_calls(policy) + two_calls(policy)[:1]
+    blocks = [split_blocks(1, 5, 2) for _ in calls]
+    pool = LastInFirstOutPool(worker, n_workers=2)
+    heard = []
+    # Stops at the second call's first block.
+    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda lengths: len(heard.append(1) or heard) <= 5, print)
+    assert len(results) == 2
+    assert not results[0].aborted and results[1].aborted
+    assert np.all(results[0].lengths > 0)
+    assert results[1].lengths[0, 0] > 0 and np.all(results[1].lengths[0, 1:] == 0)
+    assert not pool.has_next()  # the tasks still running were waited out
 
 
 def faulty_params(policy: CoSyNEPolicy) -> np.ndarray:
@@ -135,6 +236,33 @@ def test_worker_needs_a_vec_env_and_a_policy():
     worker = EvaluationWorker(lambda: make_vec_env("CartPole-v1"))
     with pytest.raises(RuntimeError, match="set_policy"):
         worker.evaluate(0, Block(slice(0, 1), slice(0, 1)), np.zeros((1, 10)), np.zeros((1, 1), dtype=np.int64), (None, None))
+
+
+class InProcessEvaluator(BaseEvaluator):
+    """The least a backend writes (``setup``, ``evaluate``, ``close``): here, its own env in this process."""
+
+    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+        self.env, self.policy, self.calls = make_vec_env("CartPole-v1"), policy, 0
+
+    def evaluate(self, params, seeds, obs_stats, on_block, on_invalid) -> EvaluationResult:
+        self.calls += 1
+        result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_invalid=on_invalid)
+        result.aborted = not on_block(result.lengths)
+        return result
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def test_a_backend_with_evaluate_alone_trains_as_local_evaluation():
+    kwargs = dict(pop_size=8, seed=3, champion_episodes=3, normalize_obs=True)
+    with InProcessEvaluator() as evaluator:
+        remote = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(3000)
+    local = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(3000)
+    assert_same_state(local, remote)
+    np.testing.assert_array_equal(local.obs_rms.var, remote.obs_rms.var)
+    # The re-tests' calls run one after the other through evaluate: more calls than generations.
+    assert evaluator.calls > remote.generation + 1
 
 
 def test_evaluator_must_be_an_evaluator():

@@ -25,7 +25,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
 from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import BaseEvaluator
+from sb3_cosyne.cosyne.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn
 from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import check_spaces
@@ -359,8 +359,13 @@ class CoSyNE(BaseAlgorithm):
             return None, None
         return self.obs_rms.mean.copy(), np.sqrt(self.obs_rms.var + 1e-8)
 
-    def _evaluate(self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, callback: BaseCallback) -> EvaluationResult:
-        """Run the episodes of ``params`` from ``seeds``, counting steps and firing the callback at every step."""
+    def _evaluate(self, calls: list[EvaluationCall], callback: BaseCallback) -> list[EvaluationResult]:
+        """
+        Run the episodes of each call in turn (an evaluator runs them in one pass), counting steps and firing
+        the callback at every step.
+
+        :return: the results, ending with the first aborted one (the calls after it are not run)
+        """
 
         def on_step(n_steps: int) -> bool:
             self.num_timesteps += n_steps
@@ -394,19 +399,24 @@ class CoSyNE(BaseAlgorithm):
                     return False
             return True
 
-        if self.evaluator is not None:
-            result = self.evaluator.evaluate(params, seeds, obs_stats, on_episodes, on_invalid)
-        elif self._compiled_rollout is not None:
-            result = self._compiled_rollout(self.policy, params, seeds, obs_stats)
-            result.aborted = not on_episodes(result.lengths)
-        else:
-            result = evaluate_networks(
-                self.env, self.policy, params, seeds, obs_stats, on_step, on_invalid, torch_forward=self._torch_forward
+        def evaluate_here(call: EvaluationCall) -> EvaluationResult:
+            if self._compiled_rollout is not None:
+                result = self._compiled_rollout(self.policy, call.params, call.seeds, call.obs_stats)
+                result.aborted = not on_episodes(result.lengths)
+                return result
+            return evaluate_networks(
+                self.env, self.policy, call.params, call.seeds, call.obs_stats, on_step, on_invalid, self._torch_forward
             )
-        self._update_info_buffer(
-            [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
-        )
-        return result
+
+        if self.evaluator is not None:
+            results = self.evaluator.evaluate_calls(calls, on_episodes, on_invalid)
+        else:
+            results = evaluate_in_turn(evaluate_here, calls)
+        for result in results:
+            self._update_info_buffer(
+                [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
+            )
+        return results
 
     def _retest(
         self, candidate: np.ndarray, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
@@ -418,15 +428,13 @@ class CoSyNE(BaseAlgorithm):
             or None when a callback stopped training
         """
         seeds = rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
-        challenger = self._evaluate(candidate[None], seeds, obs_stats, callback)
-        if challenger.aborted:
+        calls = [EvaluationCall(candidate[None], seeds, obs_stats)]
+        if self._champion_episode_count > 0:
+            calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
+        results = self._evaluate(calls, callback)
+        if len(results) < len(calls) or results[-1].aborted:
             return None
-        if self._champion_episode_count == 0:
-            return challenger.returns[0], np.empty(0)
-        champion = self._evaluate(self.champion_params()[None], seeds, self.policy.obs_stats(), callback)
-        if champion.aborted:
-            return None
-        return challenger.returns[0], champion.returns[0]
+        return results[0].returns[0], results[1].returns[0] if len(results) > 1 else np.empty(0)
 
     def _contest(
         self, candidate: np.ndarray, fitness: float, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
@@ -475,7 +483,7 @@ class CoSyNE(BaseAlgorithm):
 
         callback.on_rollout_start()
         candidates = strategy.ask()
-        result = self._evaluate(candidates, seeds, obs_stats, callback)
+        (result,) = self._evaluate([EvaluationCall(candidates, seeds, obs_stats)], callback)
         if result.aborted:
             return False
         fitness = result.returns.mean(axis=1)

@@ -1,7 +1,8 @@
 """Evaluators: run a generation's episodes away from the model's env, in blocks of networks and episodes.
 
 An evaluator splits the ``(networks, episodes)`` grid of a call into blocks, has them evaluated
-somewhere (worker processes, a Ray cluster), and puts the results back together. Every episode starts
+somewhere (worker processes, a Ray cluster), and puts the results back together. Several calls can run
+in one pass (the champion's re-test and the challenger's), so that no worker waits between them. Every episode starts
 from ``reset(seed=...)`` with its own seed, so the returns do not depend on the split nor on which worker
 ran which block: they are those of local evaluation. The blocks' observation sums are added in block
 order, so the statistics of ``normalize_obs`` do not depend on which block finished first either.
@@ -28,8 +29,40 @@ OnInvalid = Callable[[int, int, str], None]
 #: with ``members_per_task=None``, networks are split into about this many tasks per worker: episode lengths
 #: vary by an order of magnitude between networks (LunarLander: 60 to 1000 steps), and several tasks per worker
 #: let a free worker take the next one; each still holds enough episodes to amortise its overhead (on
-#: LunarLander, 4 and 8 tasks per worker and tasks of decreasing size measured alike)
+#: LunarLander with worker processes, 1, 2, 4 and 8 tasks per worker and tasks of decreasing size measured alike)
 TASKS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class EvaluationCall:
+    """
+    One evaluation: ``seeds.shape[1]`` episodes of each network.
+
+    :param params: one parameter vector per network, shape ``(n_networks, num_params)``
+    :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
+    :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
+    """
+
+    params: np.ndarray
+    seeds: np.ndarray
+    obs_stats: tuple
+
+
+def evaluate_in_turn(
+    evaluate: Callable[[EvaluationCall], EvaluationResult], calls: list[EvaluationCall]
+) -> list[EvaluationResult]:
+    """
+    Run ``calls`` one after the other, up to the first that a callback stops.
+
+    :param evaluate: runs one call
+    :return: the results, ending with the first aborted one (the calls after it are not run)
+    """
+    results: list[EvaluationResult] = []
+    for call in calls:
+        results.append(evaluate(call))
+        if results[-1].aborted:
+            break
+    return results
 
 
 @dataclass(frozen=True)
@@ -40,26 +73,33 @@ class Block:
     episodes: slice
 
 
-def split_blocks(n_networks: int, n_episodes: int, n_workers: int, members_per_task: int | None = None) -> list[Block]:
+def split_blocks(
+    n_networks: int,
+    n_episodes: int,
+    n_workers: int,
+    members_per_task: int | None = None,
+    tasks_per_worker: int = TASKS_PER_WORKER,
+) -> list[Block]:
     """
     Split the episodes of ``n_networks`` networks into tasks.
 
     Networks are grouped ``members_per_task`` at a time; when that leaves fewer tasks than workers (the
     champion's re-test evaluates a single network), the episodes are split as well, into about
-    ``TASKS_PER_WORKER`` tasks per worker (down to one episode per task), so that every worker gets some and a
+    ``tasks_per_worker`` tasks per worker (down to one episode per task), so that every worker gets some and a
     free worker can take the next one.
 
     :param n_networks: networks to evaluate
     :param n_episodes: episodes per network
     :param n_workers: workers that run the tasks
-    :param members_per_task: networks per task; None: about ``TASKS_PER_WORKER`` tasks per worker
+    :param members_per_task: networks per task; None: about ``tasks_per_worker`` tasks per worker
+    :param tasks_per_worker: tasks per worker when ``members_per_task`` is None or gives fewer tasks than workers
     :return: the blocks, networks-major
     """
     if members_per_task is None:
-        members_per_task = max(1, math.ceil(n_networks / (TASKS_PER_WORKER * n_workers)))
+        members_per_task = max(1, math.ceil(n_networks / (tasks_per_worker * n_workers)))
     row_edges = np.linspace(0, n_networks, math.ceil(n_networks / members_per_task) + 1).round().astype(int)
     n_rows = len(row_edges) - 1
-    n_cols = min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_rows)) if n_rows < n_workers else 1
+    n_cols = min(n_episodes, math.ceil(tasks_per_worker * n_workers / n_rows)) if n_rows < n_workers else 1
     col_edges = np.linspace(0, n_episodes, n_cols + 1).round().astype(int)
     return [
         Block(slice(int(r0), int(r1)), slice(int(c0), int(c1)))
@@ -160,50 +200,61 @@ def drain(pool: TaskPool) -> None:
 
 def evaluate_blocks(
     pool: TaskPool,
-    blocks: list[Block],
-    params: np.ndarray,
-    seeds: np.ndarray,
-    obs_stats: tuple,
+    calls: list[EvaluationCall],
+    blocks: list[list[Block]],
     obs_dim: int,
     on_block: OnBlock,
     on_invalid: OnInvalid,
-) -> EvaluationResult:
+) -> list[EvaluationResult]:
     """
-    Evaluate a call's blocks on the workers of ``pool``, keeping every worker busy, and put the results together.
+    Evaluate the blocks of one or more calls on the workers of ``pool`` in one pass, keeping every worker
+    busy (a call's tasks start while the previous call's last ones still run), and put the results together.
 
-    Callbacks and reports follow block order whatever order the results arrive in, so runs repeat exactly.
+    Callbacks and reports follow call and block order whatever order the results arrive in, so runs repeat
+    exactly, and as if the calls had run one after the other.
 
     :param pool: the workers
-    :param blocks: the call's blocks (``split_blocks``)
-    :param params: one parameter vector per network, shape ``(n_networks, num_params)``
-    :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
-    :param obs_stats: observation mean and standard deviation, or ``(None, None)``
+    :param calls: the calls, in order
+    :param blocks: each call's blocks (``split_blocks``)
     :param obs_dim: number of network inputs
-    :param on_block: called with each block's episode lengths in block order; returning False stops
-    :param on_invalid: called for episodes ended by a non-finite observation or reward
-    :return: the call's result (``aborted`` when ``on_block`` stopped it; the tasks still running are waited out)
+    :param on_block: called with each block's episode lengths in call and block order; returning False stops
+    :param on_invalid: called for episodes ended by a non-finite observation or reward (networks numbered
+        within their call)
+    :return: the calls' results, ending with the first aborted one (``on_block`` stopped it; the calls after
+        it are dropped and the tasks still running are waited out)
     """
-    assembler = BlockAssembler(blocks, seeds, obs_dim)
-    submitted = 0
+    # (call, block) of every task, in the order of submission and release
+    tasks = [(c, b) for c, call_blocks in enumerate(blocks) for b in range(len(call_blocks))]
+    assemblers = [BlockAssembler(call_blocks, call.seeds, obs_dim) for call, call_blocks in zip(calls, blocks, strict=True)]
+    arrived: dict[int, BlockOutcome] = {}
+    submitted = released = 0
 
     def submit_while_free() -> None:
         nonlocal submitted
-        while submitted < len(blocks) and pool.has_free():
-            block = blocks[submitted]
-            pool.submit((submitted, block, params[block.networks], seeds[block.networks, block.episodes], obs_stats))
+        while submitted < len(tasks) and pool.has_free():
+            c, b = tasks[submitted]
+            call, block = calls[c], blocks[c][b]
+            seeds = call.seeds[block.networks, block.episodes]
+            pool.submit((submitted, block, call.params[block.networks], seeds, call.obs_stats))
             submitted += 1
 
     submit_while_free()
-    while not assembler.complete:
+    while released < len(tasks):
         index, result, invalid = pool.next_result()
+        arrived[index] = index, result, invalid
         submit_while_free()
-        for released, reports in assembler.add(index, result, invalid):
+        # Released in task order, so every call's blocks reach its assembler in block order.
+        while released in arrived:
+            _, part, reports = arrived.pop(released)
+            c, b = tasks[released]
+            assemblers[c].add(b, part)
+            released += 1
             for network, step, what in reports:
                 on_invalid(network, step, what)
-            if not on_block(released.lengths):
+            if not on_block(part.lengths):
                 drain(pool)
-                return assembler.result(aborted=True)
-    return assembler.result()
+                return [assembler.result() for assembler in assemblers[:c]] + [assemblers[c].result(aborted=True)]
+    return [assembler.result() for assembler in assemblers]
 
 
 class BaseEvaluator(ABC):
@@ -236,6 +287,21 @@ class BaseEvaluator(ABC):
         :param on_invalid: called for episodes ended by a non-finite observation or reward
         :return: the episodes' returns, lengths and observation statistics (``aborted`` when stopped)
         """
+
+    def evaluate_calls(self, calls: list[EvaluationCall], on_block: OnBlock, on_invalid: OnInvalid) -> list[EvaluationResult]:
+        """
+        Run several calls, as ``evaluate`` one after the other would; evaluators with workers run them in one
+        pass, with no wait between them.
+
+        :param calls: the calls, in order
+        :param on_block: called with each block's episode lengths in call and block order; returning False stops
+        :param on_invalid: called for episodes ended by a non-finite observation or reward (networks numbered
+            within their call)
+        :return: the results, ending with the first aborted one (the calls after it are not run)
+        """
+        return evaluate_in_turn(
+            lambda call: self.evaluate(call.params, call.seeds, call.obs_stats, on_block, on_invalid), calls
+        )
 
     @abstractmethod
     def close(self) -> None:

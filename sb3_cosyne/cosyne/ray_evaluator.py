@@ -10,12 +10,12 @@ import numpy as np
 from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
 from sb3_cosyne.cosyne.evaluator import (
     BlockOutcome,
+    EvaluationCall,
     OnBlock,
     OnInvalid,
     check_env_spaces,
     drain,
     evaluate_blocks,
-    split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
@@ -70,8 +70,9 @@ class RayEvaluator(TaskEvaluator):
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers,
         so it must not close over unpicklable objects)
     :param n_workers: number of actors; None: one per free CPU of the Ray cluster (``num_cpus_per_worker`` each)
-    :param members_per_task: networks per task; None: about eight tasks per worker and generation (small
-        tasks balance the load when episode lengths vary, large ones amortise Ray's per-task overhead)
+    :param members_per_task: networks per task; None: about ``tasks_per_worker`` (2) tasks per worker and
+        generation (small tasks balance the load when episode lengths vary, large ones amortise Ray's
+        per-task overhead)
     :param n_envs: lanes of each actor's ``DummyVecEnv``
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
     :param wrapper_class: gymnasium wrapper applied to each lane, as in ``make_vec_env``
@@ -81,6 +82,11 @@ class RayEvaluator(TaskEvaluator):
     :param num_cpus_per_worker: CPUs Ray reserves for each actor
     :param ray_init_kwargs: further arguments of ``ray.init`` (``num_cpus``, ``runtime_env``, ...)
     """
+
+    # A Ray task costs about a millisecond of CPU on each side: on 2 cores, 8 tasks per actor made Ray 0.77 as
+    # CPU-efficient as one process, 2 tasks 0.86, 1 task 0.87, while 2 tasks still leave a free actor something
+    # to take (benchmarks/scaling.py --tasks-per-worker 8 2 1).
+    tasks_per_worker = 2
 
     def __init__(
         self,
@@ -175,16 +181,14 @@ class RayEvaluator(TaskEvaluator):
         if self._pool is not None:
             drain(self._pool)
 
-    def evaluate(
-        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
-    ) -> EvaluationResult:
+    def evaluate_calls(self, calls: list[EvaluationCall], on_block: OnBlock, on_invalid: OnInvalid) -> list[EvaluationResult]:
         ray, _ = _import_ray()
         if self._pool is None:
             raise RuntimeError("RayEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         self._drain()
-        blocks = split_blocks(seeds.shape[0], seeds.shape[1], len(self._actors), self.members_per_task)
+        blocks = self._split(calls, len(self._actors))
         try:
-            return evaluate_blocks(self._pool, blocks, params, seeds, obs_stats, self._obs_dim, on_block, on_invalid)
+            return evaluate_blocks(self._pool, calls, blocks, self._obs_dim, on_block, on_invalid)
         except ray.exceptions.RayTaskError as error:
             self._drain()
             if isinstance(error.cause, EnvStepError):

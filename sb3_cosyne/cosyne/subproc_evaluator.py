@@ -17,12 +17,12 @@ from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
 from sb3_cosyne.cosyne.evaluator import (
     Block,
     BlockOutcome,
+    EvaluationCall,
     OnBlock,
     OnInvalid,
     check_env_spaces,
     drain,
     evaluate_blocks,
-    split_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
@@ -189,8 +189,8 @@ class SubprocEvaluator(TaskEvaluator):
 
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers)
     :param n_workers: number of worker processes; None: one per CPU this process may use
-    :param members_per_task: networks per task; None: about eight tasks per worker and generation (small
-        tasks balance the load when episode lengths vary)
+    :param members_per_task: networks per task; None: about ``tasks_per_worker`` (8) tasks per worker and
+        generation (small tasks balance the load when episode lengths vary)
     :param n_envs: lanes of each worker's ``DummyVecEnv``
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
     :param wrapper_class: gymnasium wrapper applied to each lane, as in ``make_vec_env``
@@ -268,18 +268,16 @@ class SubprocEvaluator(TaskEvaluator):
                 if attempt:
                     raise RuntimeError(f"the worker processes ended as soon as they started ({error})") from error
 
-    def evaluate(
-        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
-    ) -> EvaluationResult:
+    def evaluate_calls(self, calls: list[EvaluationCall], on_block: OnBlock, on_invalid: OnInvalid) -> list[EvaluationResult]:
         if self._pool is None:
             raise RuntimeError("SubprocEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         drain(self._pool)
         if self._pool.broken:
             self.close()
             raise RuntimeError("a worker process died between two generations; the next learn starts new workers")
-        blocks = split_blocks(seeds.shape[0], seeds.shape[1], self.n_workers, self.members_per_task)
+        blocks = self._split(calls, self.n_workers)
         try:
-            return evaluate_blocks(self._pool, blocks, params, seeds, obs_stats, self._obs_dim, on_block, on_invalid)
+            return evaluate_blocks(self._pool, calls, blocks, self._obs_dim, on_block, on_invalid)
         except _WorkerDiedError as error:
             self.close()
             raise RuntimeError(

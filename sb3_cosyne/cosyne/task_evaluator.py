@@ -4,9 +4,19 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from sb3_cosyne.cosyne.cosyne import _check_int
-from sb3_cosyne.cosyne.evaluator import BaseEvaluator
+from sb3_cosyne.cosyne.evaluation import EvaluationResult
+from sb3_cosyne.cosyne.evaluator import (
+    TASKS_PER_WORKER,
+    BaseEvaluator,
+    Block,
+    EvaluationCall,
+    OnBlock,
+    OnInvalid,
+    split_blocks,
+)
 from sb3_cosyne.cosyne.worker import worker_env_factory
 
 
@@ -16,13 +26,17 @@ class TaskEvaluator(BaseEvaluator):
 
     :param env: gymnasium env id, or a function returning a gymnasium env (pickled to the workers)
     :param n_workers: number of workers; None: the subclass decides (the CPUs it may use)
-    :param members_per_task: networks per task; None: about eight tasks per worker and generation
+    :param members_per_task: networks per task; None: about ``tasks_per_worker`` tasks per worker and generation
     :param n_envs: lanes of each worker's ``DummyVecEnv``
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
     :param wrapper_class: gymnasium wrapper applied to each lane, as in ``make_vec_env``
     :param wrapper_kwargs: its keyword arguments
     :raises ValueError: naming the argument that is not valid
     """
+
+    #: tasks per worker and call when ``members_per_task`` is None, and for calls of fewer networks than workers
+    #: (``split_blocks``); a backend sets its own, an instance may too
+    tasks_per_worker: int = TASKS_PER_WORKER
 
     def __init__(
         self,
@@ -41,3 +55,12 @@ class TaskEvaluator(BaseEvaluator):
         self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         #: number of network inputs (set by ``setup``)
         self._obs_dim = 0
+
+    def evaluate(
+        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
+    ) -> EvaluationResult:
+        return self.evaluate_calls([EvaluationCall(params, seeds, obs_stats)], on_block, on_invalid)[0]
+
+    def _split(self, calls: list[EvaluationCall], n_workers: int) -> list[list[Block]]:
+        """Each call's blocks for ``n_workers`` workers."""
+        return [split_blocks(*call.seeds.shape, n_workers, self.members_per_task, self.tasks_per_worker) for call in calls]
