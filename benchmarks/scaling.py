@@ -2,7 +2,10 @@
 Scaling benchmark: CoSyNE's generations per second on an expensive env, evaluated in one process, on the
 lanes of a ``SubprocVecEnv`` (one process per lane, stepped in lockstep), in ``SubprocVecEnv`` worker
 processes running whole tasks of networks (``SubprocEvaluator``) and on Ray actors (whole tasks of networks
-per actor, ``RayEvaluator``), side by side in one run.
+per actor, ``RayEvaluator``), side by side in one run. For reference, the one-process training also runs as
+``--workers`` independent copies side by side, each in its own process: their summed generations per second
+over one alone is what the machine gives that many processes that never wait for each other or for a main
+process, the most any evaluator with that many workers can reach there.
 
 Every configuration trains the same model (the env's tuned settings from ``cosyne.yml``, else the defaults
 with ``pop_size=40``; same seed), so
@@ -27,10 +30,12 @@ import argparse
 import contextlib
 import functools
 import json
+import multiprocessing
 import os
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,11 +112,11 @@ class Configuration:
     close: Callable[[], None] = lambda: None
 
 
-def time_generations(configuration: Configuration, generations: int, warmup: int) -> tuple[float, float, CoSyNE]:
+def time_generations(configuration: Configuration, generations: int, warmup: int) -> tuple[float, float, np.ndarray]:
     """
     Train a fresh model for ``warmup`` generations, then ``generations`` timed ones.
 
-    :return: generations per second (wall clock), CPU seconds per generation (all processes) and the model
+    :return: generations per second (wall clock), CPU seconds per generation (all processes) and the final population
     """
     model = configuration.make_model()
     clock = GenerationClock(generations, configuration.worker_pids, warmup)
@@ -120,7 +125,60 @@ def time_generations(configuration: Configuration, generations: int, warmup: int
     finally:
         configuration.close()
     (wall_start, cpu_start), (wall_end, cpu_end) = clock.ends[0], clock.ends[-1]
-    return generations / (wall_end - wall_start), (cpu_end - cpu_start) / generations, model
+    return generations / (wall_end - wall_start), (cpu_end - cpu_start) / generations, model.strategy.population
+
+
+class BusyClock(GenerationClock):
+    """
+    A ``GenerationClock`` that, after its timed generations, keeps training until every other independent run
+    has timed its own (``runs_done`` holds one entry per run done), so that each run is timed under the others' load.
+    """
+
+    def __init__(self, generations: int, warmup: int, runs_done, n_runs: int) -> None:
+        super().__init__(generations, list, warmup)
+        self.runs_done, self.n_runs, self.others_running = runs_done, n_runs, True
+
+    def _on_rollout_end(self) -> None:
+        super()._on_rollout_end()
+        if len(self.ends) == self.generations + 1:
+            self.runs_done.append(os.getpid())
+            self.population = self.model.strategy.population.copy()
+        if len(self.ends) > self.generations:
+            # Asked once per generation: a manager's proxy call costs far more than a step.
+            self.others_running = len(self.runs_done) < self.n_runs
+
+    def _on_step(self) -> bool:
+        return len(self.ends) <= self.generations or self.others_running
+
+
+def independent_run(
+    make_model: Callable[[], CoSyNE], generations: int, warmup: int, runs_done, n_runs: int
+) -> tuple[float, float, np.ndarray]:
+    """
+    One of ``n_runs`` single-process trainings run side by side in their own processes (in a child process).
+
+    :return: its generations per second, CPU seconds per generation and final population, over its timed generations
+    """
+    clock = BusyClock(generations, warmup, runs_done, n_runs)
+    model = make_model()
+    model.learn(10**12, callback=clock)
+    (wall_start, cpu_start), (wall_end, cpu_end) = clock.ends[0], clock.ends[generations]
+    return generations / (wall_end - wall_start), (cpu_end - cpu_start) / generations, clock.population
+
+
+def time_independent_runs(make_model: Callable[[], CoSyNE], n_runs: int, generations: int, warmup: int):
+    """
+    ``n_runs`` copies of the one-process training side by side, each in its own process: what the machine gives
+    ``n_runs`` processes that never wait for each other, the most any evaluator of ``n_runs`` workers can reach.
+
+    :return: their summed generations per second, their median CPU seconds per generation and the first's population
+    """
+    context = multiprocessing.get_context("forkserver")
+    with context.Manager() as manager, ProcessPoolExecutor(n_runs, mp_context=context) as pool:
+        runs_done = manager.list()
+        runs = [pool.submit(independent_run, make_model, generations, warmup, runs_done, n_runs) for _ in range(n_runs)]
+        results = [run.result() for run in runs]
+    return sum(rate for rate, _, _ in results), statistics.median(cpu for _, cpu, _ in results), results[0][2]
 
 
 def load_average() -> str:
@@ -146,8 +204,11 @@ def run(
     def selected(name: str) -> bool:
         return name == "1 process" or not configs or any(name.startswith(prefix) for prefix in configs)
 
+    def make_single(seed: int) -> Callable[[], CoSyNE]:
+        return functools.partial(CoSyNE, policy, env_id, seed=seed, **kwargs)
+
     def single(seed: int) -> Configuration:
-        return Configuration(lambda: CoSyNE(policy, env_id, seed=seed, **kwargs))
+        return Configuration(make_single(seed))
 
     def subproc(seed: int) -> Configuration:
         # Without a render mode, as CoSyNE and the evaluators make the env (rgb_array makes LunarLander's steps dearer).
@@ -169,12 +230,18 @@ def run(
     def add_splits(name: str, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> None:
         for tasks in tasks_per_worker or [None]:
             label = name if tasks is None else f"{name}, {tasks} tasks/worker"
-            configurations[label] = functools.partial(on_evaluator, evaluator=evaluator, pids=pids, tasks=tasks)
+            configurations[label] = timed(functools.partial(on_evaluator, evaluator=evaluator, pids=pids, tasks=tasks))
+
+    def timed(configure: Callable[[int], Configuration]) -> Callable[[int], tuple[float, float, np.ndarray]]:
+        return lambda seed: time_generations(configure(seed), generations, warmup)
 
     with contextlib.ExitStack() as stack:
-        configurations: dict[str, Callable[[int], Configuration]] = {"1 process": single}
+        # name: seed -> (generations per second, CPU seconds per generation, final population)
+        configurations: dict[str, Callable[[int], tuple[float, float, np.ndarray]]] = {"1 process": timed(single)}
+        if selected(name := f"Independent runs, {workers} processes side by side"):
+            configurations[name] = lambda seed: time_independent_runs(make_single(seed), workers, generations, warmup)
         if selected(name := f"SubprocVecEnv, {workers} lanes"):
-            configurations[name] = subproc
+            configurations[name] = timed(subproc)
         if selected(name := f"SubprocEvaluator, {workers} processes"):
             processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
             stack.callback(processes.close)
@@ -198,11 +265,11 @@ def run(
         loads = [load_average()]
         for seed in range(repeats):
             populations = []
-            for name, configure in configurations.items():
-                rate, cpu, model = time_generations(configure(seed), generations, warmup)
+            for name, measure in configurations.items():
+                rate, cpu, population = measure(seed)
                 rates[name].append(rate)
                 cpus[name].append(cpu)
-                populations.append(model.strategy.population)
+                populations.append(population)
                 print(
                     f"seed {seed}  {name:<30} {rate:7.3f} generations/s  {cpu:7.3f} CPU s/generation  (load {load_average()})",
                     flush=True,
