@@ -261,20 +261,21 @@ def run(
             add_splits(name, actors, actor_pids)
         rates: dict[str, list[float]] = {name: [] for name in configurations}
         cpus: dict[str, list[float]] = {name: [] for name in configurations}
-        identical = True
+        # whether each configuration ended with the one-process run's population, every repeat
+        same: dict[str, bool] = dict.fromkeys(configurations, True)
         loads = [load_average()]
         for seed in range(repeats):
-            populations = []
+            reference = None
             for name, measure in configurations.items():
                 rate, cpu, population = measure(seed)
                 rates[name].append(rate)
                 cpus[name].append(cpu)
-                populations.append(population)
+                reference = population if reference is None else reference
+                same[name] &= np.array_equal(population, reference)
                 print(
                     f"seed {seed}  {name:<30} {rate:7.3f} generations/s  {cpu:7.3f} CPU s/generation  (load {load_average()})",
                     flush=True,
                 )
-            identical &= all(np.array_equal(populations[0], other) for other in populations[1:])
             loads.append(load_average())
 
     def median_ratio(values: list[float], baseline: list[float]) -> float:
@@ -289,6 +290,7 @@ def run(
             "CPU efficiency": median_ratio(cpus["1 process"], cpus[name]),
             "generations/s per repeat": rates[name],
             "CPU s/generation per repeat": cpus[name],
+            "population as 1 process's": bool(same[name]),
         }
         for name in configurations
     ]
@@ -301,7 +303,7 @@ def run(
         "members_per_task": members_per_task,
         "tasks_per_worker": tasks_per_worker,
         "settings": kwargs,
-        "identical populations": identical,
+        "identical populations": all(same.values()),
         "load averages (1, 5, 15 min)": loads,
         "rows": rows,
     }

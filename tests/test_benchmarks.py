@@ -21,6 +21,28 @@ def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical(monke
     assert all(row["median generations/s"] > 0 and row["median CPU s/generation"] > 0 for row in report["rows"])
 
 
+def test_scaling_times_independent_copies_and_each_split_asked_for(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    report = scaling.run(
+        "CartPole-v1",
+        workers=2,
+        generations=2,
+        repeats=1,
+        members_per_task=None,
+        configs=["Independent", "SubprocEvaluator"],
+        tasks_per_worker=[1, 3],
+    )
+    assert [row["configuration"] for row in report["rows"]] == [
+        "1 process",
+        "Independent runs, 2 processes side by side",
+        "SubprocEvaluator, 2 processes, 1 tasks/worker",
+        "SubprocEvaluator, 2 processes, 3 tasks/worker",
+    ]
+    # The copies keep training until both are timed, but report the population of their last timed generation.
+    assert report["rows"][1]["population as 1 process's"]
+    assert all(row["median generations/s"] > 0 and row["median CPU s/generation"] > 0 for row in report["rows"])
+
+
 @pytest.mark.parametrize("forward", ["numba", "torch:cpu"])
 def test_training_speed_counts_the_timed_generations_steps(forward):
     rate, n_params = forward_training.steps_per_second("CartPole-v1", 2, 8, forward, seed=0, generations=2)
