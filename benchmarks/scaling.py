@@ -23,7 +23,11 @@ daemons are not counted) and the CPU efficiency, one process's CPU seconds over 
 Usage::
 
     python -m benchmarks.scaling --env LunarLander-v3 --workers 2 --generations 5 --repeats 3 [--warmup 1]
-        [--configs "1 process" SubprocEvaluator Ray] [--tasks-per-worker 8 2] [--markdown table.md]
+        [--configs "1 process" SubprocEvaluator Ray] [--splits 8 2 shrinking] [--queue-depth 1 2] [--markdown table.md]
+
+``--splits`` compares ways of splitting a generation into tasks (a number: equal tasks, that many per worker;
+``shrinking``: tasks that shrink as the generation goes on), ``--queue-depth`` the tasks a worker process holds
+at once; each value or pair runs as a configuration of its own (default: the evaluators' own settings).
 """
 
 import argparse
@@ -193,7 +197,8 @@ def run(
     members_per_task: int | None,
     warmup: int = 1,
     configs: list[str] | None = None,
-    tasks_per_worker: list[int] | None = None,
+    splits: list[str] | None = None,
+    queue_depths: list[int] | None = None,
 ) -> dict[str, Any]:
     try:
         policy, kwargs = model_kwargs(load_hyperparams(env_id))
@@ -218,19 +223,34 @@ def run(
         )
 
     def on_evaluator(
-        seed: int, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]], tasks: int | None
+        seed: int, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]], settings: dict[str, Any]
     ) -> Configuration:
         def make_model() -> CoSyNE:
-            # The same workers serve every split asked for.
-            evaluator.tasks_per_worker = tasks or type(evaluator).tasks_per_worker
+            # The same workers serve every setting asked for: the class's, then this configuration's.
+            for key in ("tasks_per_worker", "shrinking_tasks", "queue_depth"):
+                if hasattr(type(evaluator), key):
+                    setattr(evaluator, key, settings.get(key, getattr(type(evaluator), key)))
             return CoSyNE(policy, env_id, seed=seed, evaluator=evaluator, **kwargs)
 
         return Configuration(make_model, pids)
 
-    def add_splits(name: str, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> None:
-        for tasks in tasks_per_worker or [None]:
-            label = name if tasks is None else f"{name}, {tasks} tasks/worker"
-            configurations[label] = timed(functools.partial(on_evaluator, evaluator=evaluator, pids=pids, tasks=tasks))
+    def add_settings(name: str, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> None:
+        depths = queue_depths if isinstance(evaluator, SubprocEvaluator) and queue_depths else [None]
+        for split in splits or [None]:
+            for depth in depths:
+                label, settings = name, {}
+                if split == "shrinking":
+                    label, settings = f"{label}, shrinking tasks", dict(shrinking_tasks=True)
+                elif split is not None:
+                    label, settings = (
+                        f"{label}, {split} tasks/worker",
+                        dict(tasks_per_worker=int(split), shrinking_tasks=False),
+                    )
+                if depth is not None:
+                    label, settings = f"{label}, queue {depth}", dict(settings, queue_depth=depth)
+                configurations[label] = timed(
+                    functools.partial(on_evaluator, evaluator=evaluator, pids=pids, settings=settings)
+                )
 
     def timed(configure: Callable[[int], Configuration]) -> Callable[[int], tuple[float, float, np.ndarray]]:
         return lambda seed: time_generations(configure(seed), generations, warmup)
@@ -245,7 +265,7 @@ def run(
         if selected(name := f"SubprocEvaluator, {workers} processes"):
             processes = SubprocEvaluator(env_id, n_workers=workers, members_per_task=members_per_task)
             stack.callback(processes.close)
-            add_splits(name, processes, lambda: processes.pids)
+            add_settings(name, processes, lambda: processes.pids)
         if selected(name := f"Ray, {workers} CPUs"):
             # Imported only when asked for: the other configurations run without the ray extra.
             import ray
@@ -258,7 +278,7 @@ def run(
             def actor_pids() -> list[int]:
                 return ray.get([actor.__ray_call__.remote(lambda _: os.getpid()) for actor in actors.actors])
 
-            add_splits(name, actors, actor_pids)
+            add_settings(name, actors, actor_pids)
         rates: dict[str, list[float]] = {name: [] for name in configurations}
         cpus: dict[str, list[float]] = {name: [] for name in configurations}
         # whether each configuration ended with the one-process run's population, every repeat
@@ -301,7 +321,8 @@ def run(
         "warmup": warmup,
         "repeats": repeats,
         "members_per_task": members_per_task,
-        "tasks_per_worker": tasks_per_worker,
+        "splits": splits,
+        "queue depths": queue_depths,
         "settings": kwargs,
         "identical populations": all(same.values()),
         "load averages (1, 5, 15 min)": loads,
@@ -335,10 +356,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of every configuration (seeds 0, 1, ...)")
     parser.add_argument("--members-per-task", type=int, default=None, help="the evaluators' members_per_task")
     parser.add_argument(
-        "--tasks-per-worker",
-        type=int,
+        "--splits",
         nargs="+",
-        help="the evaluators' tasks_per_worker; several values run one configuration each (default: theirs)",
+        help="ways to split a generation into tasks, one configuration each: a number (equal tasks, that many per worker)"
+        " or 'shrinking' (default: the evaluators' own)",
+    )
+    parser.add_argument(
+        "--queue-depth", type=int, nargs="+", help="tasks a SubprocEvaluator worker holds at once, one configuration each"
     )
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
@@ -353,7 +377,8 @@ def main() -> None:
         args.members_per_task,
         args.warmup,
         args.configs,
-        args.tasks_per_worker,
+        args.splits,
+        args.queue_depth,
     )
     table = markdown(report)
     print(table)

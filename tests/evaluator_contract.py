@@ -31,7 +31,7 @@ __all__ = [
     "test_same_fitness_and_champion_as_local_evaluation",
     "test_save_load_resume_with_the_evaluator_is_exact",
     "test_the_challenger_and_the_champion_are_re_tested_in_one_pass",
-    "test_the_default_split_follows_tasks_per_worker",
+    "test_the_default_split_follows_the_evaluator_settings",
 ]
 
 
@@ -80,15 +80,20 @@ def test_the_challenger_and_the_champion_are_re_tested_in_one_pass(evaluator, mo
     assert len(passes) == model.generation + 1 + passes.count([1, 1])
 
 
-def test_the_default_split_follows_tasks_per_worker(make_evaluator):
+def test_the_default_split_follows_the_evaluator_settings(make_evaluator):
     generation = EvaluationCall(np.zeros((40, 1)), np.zeros((40, 3), dtype=np.int64), (None, None))
     retest = EvaluationCall(np.zeros((1, 1)), np.zeros((1, 5), dtype=np.int64), (None, None))
     evaluator = make_evaluator("CartPole-v1", n_workers=2)  # not started: splitting needs no worker
+    evaluator.shrinking_tasks = False
     for tasks in (evaluator.tasks_per_worker, 1, 3):
         evaluator.tasks_per_worker = tasks
         # About that many per worker: the networks, in tasks of equal size.
         expected = [math.ceil(40 / math.ceil(40 / (2 * tasks))), min(5, 2 * tasks)]
         assert [len(blocks) for blocks in evaluator._split([generation, retest], 2)] == expected
+    evaluator.shrinking_tasks = True
+    blocks, retest_blocks = evaluator._split([generation, retest], 2)
+    assert [block.networks.stop - block.networks.start for block in blocks] == [10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]
+    assert len(retest_blocks) == min(5, 2 * evaluator.tasks_per_worker)
 
 
 def test_save_load_resume_with_the_evaluator_is_exact(tmp_path, evaluator):

@@ -21,7 +21,7 @@ def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical(monke
     assert all(row["median generations/s"] > 0 and row["median CPU s/generation"] > 0 for row in report["rows"])
 
 
-def test_scaling_times_independent_copies_and_each_split_asked_for(monkeypatch):
+def test_scaling_times_independent_copies_and_each_setting_asked_for(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     report = scaling.run(
         "CartPole-v1",
@@ -30,13 +30,16 @@ def test_scaling_times_independent_copies_and_each_split_asked_for(monkeypatch):
         repeats=1,
         members_per_task=None,
         configs=["Independent", "SubprocEvaluator"],
-        tasks_per_worker=[1, 3],
+        splits=["3", "shrinking"],
+        queue_depths=[1, 2],
     )
     assert [row["configuration"] for row in report["rows"]] == [
         "1 process",
         "Independent runs, 2 processes side by side",
-        "SubprocEvaluator, 2 processes, 1 tasks/worker",
-        "SubprocEvaluator, 2 processes, 3 tasks/worker",
+        "SubprocEvaluator, 2 processes, 3 tasks/worker, queue 1",
+        "SubprocEvaluator, 2 processes, 3 tasks/worker, queue 2",
+        "SubprocEvaluator, 2 processes, shrinking tasks, queue 1",
+        "SubprocEvaluator, 2 processes, shrinking tasks, queue 2",
     ]
     # The copies keep training until both are timed, but report the population of their last timed generation.
     assert report["rows"][1]["population as 1 process's"]

@@ -60,8 +60,9 @@ class FaultyEnv(gym.Env):
     "n_networks, n_episodes, n_workers, members_per_task",
     [(20, 1, 2, None), (20, 3, 2, 3), (8, 2, 4, 8), (1, 3, 2, None), (1, 1, 2, None), (7, 5, 3, 1), (20, 1, 1, 50)],
 )
-def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, members_per_task):
-    blocks = split_blocks(n_networks, n_episodes, n_workers, members_per_task)
+@pytest.mark.parametrize("shrinking", [False, True])
+def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, members_per_task, shrinking):
+    blocks = split_blocks(n_networks, n_episodes, n_workers, members_per_task, shrinking=shrinking)
     covered = np.zeros((n_networks, n_episodes), dtype=int)
     for block in blocks:
         covered[block.networks, block.episodes] += 1
@@ -69,6 +70,9 @@ def test_blocks_cover_every_episode_once(n_networks, n_episodes, n_workers, memb
         assert 1 <= size <= (members_per_task or n_networks)
     np.testing.assert_array_equal(covered, 1)
     n_rows = len({(block.networks.start, block.networks.stop) for block in blocks})
+    if shrinking and members_per_task is None:
+        sizes = [block.networks.stop - block.networks.start for block in blocks[:: len(blocks) // n_rows]]
+        assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
     if n_rows < n_workers:
         # Too few groups of networks for the workers: the episodes are split too, as finely as TASKS_PER_WORKER asks.
         assert len(blocks) == n_rows * min(n_episodes, math.ceil(TASKS_PER_WORKER * n_workers / n_rows))
@@ -124,12 +128,12 @@ class LastInFirstOutPool:
     """
 
     def __init__(self, worker: EvaluationWorker, n_workers: int) -> None:
-        self.worker, self.n_workers = worker, n_workers
+        self.worker, self.workers = worker, n_workers
         self.running: list[tuple] = []
         self.events: list[tuple[str, int]] = []
 
-    def has_free(self) -> bool:
-        return len(self.running) < self.n_workers
+    def has_free(self, queue: bool = False) -> bool:
+        return len(self.running) < self.workers
 
     def submit(self, args: tuple) -> None:
         self.events.append(("submit", args[0]))

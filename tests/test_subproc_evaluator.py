@@ -9,9 +9,11 @@ import cloudpickle
 import numpy as np
 import pytest
 from evaluator_contract import *  # noqa: F403  (the tests every evaluator must pass, run here on worker processes)
+from stable_baselines3.common.env_util import make_vec_env
 from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE, SubprocEvaluator
+from sb3_cosyne.cosyne.evaluation import evaluate_networks
 from sb3_cosyne.cosyne.evaluator import Block
 from sb3_cosyne.cosyne.subproc_evaluator import WorkerHost
 from sb3_cosyne.cosyne.worker import worker_env_factory
@@ -82,3 +84,29 @@ def test_worker_errors_are_returned_not_raised():
         3, Block(slice(0, 1), slice(0, 1)), np.zeros((1, policy.num_params)), np.zeros((1, 1), dtype=int), (None, None)
     )
     assert index == 3 and result.lengths[0, 0] > 0 and invalid == []
+
+
+def test_a_worker_holds_the_next_task_while_it_runs_one(evaluator):
+    policy = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8).policy
+    evaluator.setup(policy, fast_path=False)
+    pool = evaluator._pool
+    pool.depth = 2
+    rng = np.random.default_rng(0)
+    params = rng.uniform(-1, 1, size=(5, policy.num_params))
+    seeds = rng.integers(0, 1000, size=(5, 2))
+    block = Block(slice(0, 1), slice(0, 2))
+    submitted = 0
+    while pool.has_free(queue=True):
+        pool.submit((submitted, block, params[submitted : submitted + 1], seeds[submitted : submitted + 1], (None, None)))
+        submitted += 1
+    # Two workers, each running a task with the next one waiting in its pipe; none idle.
+    assert submitted == 4 and sorted(pool.held.values()) == [2, 2] and not pool.has_free()
+    outcomes = {}
+    while pool.has_next():
+        index, result, _ = pool.next_result()
+        outcomes[index] = result
+    env = make_vec_env("CartPole-v1")
+    for index, result in outcomes.items():
+        alone = evaluate_networks(env, policy, params[index : index + 1], seeds[index : index + 1])
+        np.testing.assert_array_equal(result.returns, alone.returns)
+    assert sorted(outcomes) == [0, 1, 2, 3] and pool.has_free()

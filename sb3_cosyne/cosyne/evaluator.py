@@ -79,25 +79,35 @@ def split_blocks(
     n_workers: int,
     members_per_task: int | None = None,
     tasks_per_worker: int = TASKS_PER_WORKER,
+    shrinking: bool = False,
 ) -> list[Block]:
     """
     Split the episodes of ``n_networks`` networks into tasks.
 
-    Networks are grouped ``members_per_task`` at a time; when that leaves fewer tasks than workers (the
-    champion's re-test evaluates a single network), the episodes are split as well, into about
-    ``tasks_per_worker`` tasks per worker (down to one episode per task), so that every worker gets some and a
-    free worker can take the next one.
+    Networks are grouped ``members_per_task`` at a time, or, with ``shrinking``, in groups that shrink as the
+    call goes on; when that leaves fewer tasks than workers (the champion's re-test evaluates a single
+    network), the episodes are split as well, into about ``tasks_per_worker`` tasks per worker (down to one
+    episode per task), so that every worker gets some and a free worker can take the next one.
 
     :param n_networks: networks to evaluate
     :param n_episodes: episodes per network
     :param n_workers: workers that run the tasks
-    :param members_per_task: networks per task; None: about ``tasks_per_worker`` tasks per worker
+    :param members_per_task: networks per task; None: about ``tasks_per_worker`` tasks per worker, or shrinking ones
     :param tasks_per_worker: tasks per worker when ``members_per_task`` is None or gives fewer tasks than workers
+    :param shrinking: with ``members_per_task=None``, each group takes ``1 / (2 n_workers)`` of the networks left
+        (at least one): large tasks first, single networks last, so that the workers finish nearly together.
+        It makes more tasks than ``tasks_per_worker``: for backends whose tasks cost little each
     :return: the blocks, networks-major
     """
-    if members_per_task is None:
-        members_per_task = max(1, math.ceil(n_networks / (tasks_per_worker * n_workers)))
-    row_edges = np.linspace(0, n_networks, math.ceil(n_networks / members_per_task) + 1).round().astype(int)
+    if members_per_task is None and shrinking:
+        row_edges = [0]
+        while row_edges[-1] < n_networks:
+            row_edges.append(row_edges[-1] + math.ceil((n_networks - row_edges[-1]) / (2 * n_workers)))
+        row_edges = np.array(row_edges)
+    else:
+        if members_per_task is None:
+            members_per_task = max(1, math.ceil(n_networks / (tasks_per_worker * n_workers)))
+        row_edges = np.linspace(0, n_networks, math.ceil(n_networks / members_per_task) + 1).round().astype(int)
     n_rows = len(row_edges) - 1
     n_cols = min(n_episodes, math.ceil(tasks_per_worker * n_workers / n_rows)) if n_rows < n_workers else 1
     col_edges = np.linspace(0, n_episodes, n_cols + 1).round().astype(int)
@@ -177,11 +187,14 @@ BlockOutcome = tuple[int, EvaluationResult, list[tuple[int, int, str]]]
 class TaskPool(Protocol):
     """Hands tasks to free workers and gives their outcomes back as they finish (any order)."""
 
-    def has_free(self) -> bool:
-        """Whether a worker is free for another task."""
+    #: number of workers
+    workers: int
+
+    def has_free(self, queue: bool = False) -> bool:
+        """Whether a worker is idle or, with ``queue``, can take a task to start as soon as its current one ends."""
 
     def submit(self, args: tuple) -> None:
-        """Start ``EvaluationWorker.evaluate(*args)`` on a free worker."""
+        """Have a free worker run ``EvaluationWorker.evaluate(*args)`` (an idle one if any)."""
 
     def has_next(self) -> bool:
         """Whether tasks are still running."""
@@ -231,7 +244,9 @@ def evaluate_blocks(
 
     def submit_while_free() -> None:
         nonlocal submitted
-        while submitted < len(tasks) and pool.has_free():
+        # A task queued behind a running one hides the round trip between them. The last tasks go only to idle
+        # workers: queued, one could wait behind a long task while another worker has nothing to do.
+        while submitted < len(tasks) and pool.has_free(queue=len(tasks) - submitted > pool.workers):
             c, b = tasks[submitted]
             call, block = calls[c], blocks[c][b]
             seeds = call.seeds[block.networks, block.episodes]

@@ -37,10 +37,11 @@ def _import_ray():
 class _ActorTasks:
     """Ray's ``ActorPool`` as a ``TaskPool``: each task is an actor's ``EvaluationWorker.evaluate``."""
 
-    def __init__(self, pool) -> None:
-        self.pool = pool
+    def __init__(self, pool, workers: int) -> None:
+        self.pool, self.workers = pool, workers
 
-    def has_free(self) -> bool:
+    def has_free(self, queue: bool = False) -> bool:
+        # ActorPool hands tasks to idle actors only.
         return self.pool.has_free()
 
     def submit(self, args: tuple) -> None:
@@ -136,7 +137,7 @@ class RayEvaluator(TaskEvaluator):
         except ray.exceptions.RayActorError as error:
             self.close()
             raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
-        self._pool = _ActorTasks(actor_pool(self._actors))
+        self._pool = _ActorTasks(actor_pool(self._actors), len(self._actors))
 
     def _fitting_workers(self, ray) -> int:
         """

@@ -37,6 +37,8 @@ class TaskEvaluator(BaseEvaluator):
     #: tasks per worker and call when ``members_per_task`` is None, and for calls of fewer networks than workers
     #: (``split_blocks``); a backend sets its own, an instance may too
     tasks_per_worker: int = TASKS_PER_WORKER
+    #: with ``members_per_task`` None, tasks that shrink as a call goes on (``split_blocks``'s ``shrinking``)
+    shrinking_tasks: bool = False
 
     def __init__(
         self,
@@ -63,4 +65,7 @@ class TaskEvaluator(BaseEvaluator):
 
     def _split(self, calls: list[EvaluationCall], n_workers: int) -> list[list[Block]]:
         """Each call's blocks for ``n_workers`` workers."""
-        return [split_blocks(*call.seeds.shape, n_workers, self.members_per_task, self.tasks_per_worker) for call in calls]
+        return [
+            split_blocks(*call.seeds.shape, n_workers, self.members_per_task, self.tasks_per_worker, self.shrinking_tasks)
+            for call in calls
+        ]
