@@ -202,10 +202,10 @@ class SubprocEvaluator(TaskEvaluator):
         ``SubprocVecEnv``'s default
     """
 
-    # A task costs next to nothing but its round trip, which the queue hides: many small tasks at the end of a
-    # call let the workers finish nearly together (LunarLander, 2 workers, 2 cores: 1.61x one process with one
-    # task held and equal tasks, 1.67x with two held, 1.76x with two held and shrinking tasks;
-    # benchmarks/scaling.py --splits 8 shrinking --queue-depth 1 2).
+    # A task costs next to nothing beyond its round trip, which the queue hides: many small tasks at the end of a
+    # call let the workers finish nearly together. LunarLander, 2 workers on 2 cores, speed-up over one process,
+    # medians of 5 seeds (benchmarks/scaling.py --splits 8 shrinking --queue-depth 1 2): equal tasks 1.66 (queue
+    # 1) and 1.68 (queue 2), shrinking tasks 1.77 and 1.74; the queue's gain per seed ranges from -2% to +7%.
     shrinking_tasks = True
     #: tasks a worker holds at once: the one it runs and the next, waiting in its pipe, so that it starts the next
     #: as soon as it ends one instead of after a round trip to this process (0.7 ms on a 2-core VM)
