@@ -235,7 +235,7 @@ def run(
         return Configuration(make_model, pids)
 
     def add_settings(name: str, evaluator: SubprocEvaluator | RayEvaluator, pids: Callable[[], list[int]]) -> None:
-        depths = queue_depths if isinstance(evaluator, SubprocEvaluator) and queue_depths else [None]
+        depths = queue_depths or [None]
         for split in splits or [None]:
             for depth in depths:
                 label, settings = name, {}
@@ -362,7 +362,7 @@ def main() -> None:
         " or 'shrinking' (default: the evaluators' own)",
     )
     parser.add_argument(
-        "--queue-depth", type=int, nargs="+", help="tasks a SubprocEvaluator worker holds at once, one configuration each"
+        "--queue-depth", type=int, nargs="+", help="tasks an evaluator's worker holds at once, one configuration each"
     )
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--markdown", type=Path, help="write the table here")

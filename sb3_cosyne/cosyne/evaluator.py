@@ -11,7 +11,7 @@ order, so the statistics of ``normalize_obs`` do not depend on which block finis
 import contextlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -201,6 +201,52 @@ class TaskPool(Protocol):
 
     def next_result(self) -> BlockOutcome:
         """Wait for the next task to finish and return its outcome (raising what the worker raised)."""
+
+
+class QueuedPool(ABC):
+    """
+    A ``TaskPool`` over fixed workers, each holding up to ``depth`` tasks: the one it runs and the next ones,
+    which it starts as soon as it ends one instead of after a round trip to the main process. A worker runs its
+    tasks in the order sent and answers each in turn. Subclasses say how a task reaches a worker and how an
+    answer comes back.
+
+    :param workers: the workers' keys (what ``_send`` and ``_receive`` name a worker by)
+    """
+
+    def __init__(self, workers: Iterable[Any]) -> None:
+        #: tasks sent to each worker and not answered yet
+        self.held: dict[Any, int] = dict.fromkeys(workers, 0)
+        self.workers = len(self.held)
+        #: tasks a worker may hold
+        self.depth = 1
+
+    @abstractmethod
+    def _send(self, worker: Any, args: tuple) -> None:
+        """Have ``worker`` run ``EvaluationWorker.evaluate(*args)`` after the tasks it holds."""
+
+    @abstractmethod
+    def _receive(self) -> tuple[Any, Any]:
+        """Wait for the next answer of a worker that holds tasks; return the worker and the answer."""
+
+    @abstractmethod
+    def _outcome(self, answer: Any) -> BlockOutcome:
+        """The task's outcome from its answer (raising what the worker raised)."""
+
+    def has_free(self, queue: bool = False) -> bool:
+        return min(self.held.values()) < (self.depth if queue else 1)
+
+    def submit(self, args: tuple) -> None:
+        worker = min(self.held, key=self.held.__getitem__)
+        self.held[worker] += 1
+        self._send(worker, args)
+
+    def has_next(self) -> bool:
+        return any(self.held.values())
+
+    def next_result(self) -> BlockOutcome:
+        worker, answer = self._receive()
+        self.held[worker] -= 1
+        return self._outcome(answer)
 
 
 def drain(pool: TaskPool) -> None:

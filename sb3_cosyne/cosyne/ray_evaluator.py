@@ -13,9 +13,9 @@ from sb3_cosyne.cosyne.evaluator import (
     EvaluationCall,
     OnBlock,
     OnInvalid,
+    QueuedPool,
     check_env_spaces,
     drain,
-    evaluate_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
@@ -28,30 +28,31 @@ _RELEASE_WAIT_S = 10.0
 def _import_ray():
     try:
         import ray
-        from ray.util.actor_pool import ActorPool
     except ImportError as error:
         raise ImportError("RayEvaluator needs Ray: pip install sb3-cosyne[ray]") from error
-    return ray, ActorPool
+    return ray
 
 
-class _ActorTasks:
-    """Ray's ``ActorPool`` as a ``TaskPool``: each task is an actor's ``EvaluationWorker.evaluate``."""
+class _ActorTasks(QueuedPool):
+    """Ray actors as a ``TaskPool``: a task is an actor's ``EvaluationWorker.evaluate``; Ray queues an actor's calls."""
 
-    def __init__(self, pool, workers: int) -> None:
-        self.pool, self.workers = pool, workers
+    def __init__(self, actors: list) -> None:
+        super().__init__(range(len(actors)))
+        self.actors = actors
+        #: the answer of every task sent and not received, and its actor's index
+        self.futures: dict[Any, int] = {}
 
-    def has_free(self, queue: bool = False) -> bool:
-        # ActorPool hands tasks to idle actors only.
-        return self.pool.has_free()
+    def _send(self, worker: int, args: tuple) -> None:
+        self.futures[self.actors[worker].evaluate.remote(*args)] = worker
 
-    def submit(self, args: tuple) -> None:
-        self.pool.submit(lambda actor, args: actor.evaluate.remote(*args), args)
+    def _receive(self) -> tuple[int, Any]:
+        ray = _import_ray()
+        (ready,), _ = ray.wait(list(self.futures), num_returns=1)
+        return self.futures.pop(ready), ready
 
-    def has_next(self) -> bool:
-        return self.pool.has_next()
-
-    def next_result(self) -> BlockOutcome:
-        return self.pool.get_next_unordered()
+    def _outcome(self, answer: Any) -> BlockOutcome:
+        ray = _import_ray()
+        return ray.get(answer)
 
 
 class RayEvaluator(TaskEvaluator):
@@ -59,7 +60,8 @@ class RayEvaluator(TaskEvaluator):
     Evaluates CoSyNE's networks on Ray actors, each holding its own copy of the env.
 
     A generation's networks are split into tasks of ``members_per_task`` networks (all their episodes),
-    which Ray's ``ActorPool`` hands to whichever actor is free; an actor runs its task exactly as CoSyNE
+    each handed to the actor with the fewest (an actor holds the next task while it runs one, Ray queuing
+    the call); an actor runs its task exactly as CoSyNE
     runs a generation locally (compiled fast path, or the lanes of a ``DummyVecEnv``). Every episode
     starts from its own reset seed, so the fitness values are those of local evaluation, bit for bit
     (for envs whose seeded reset fully determines the episode).
@@ -126,7 +128,7 @@ class RayEvaluator(TaskEvaluator):
         return list(self._actors)
 
     def _start(self) -> None:
-        ray, actor_pool = _import_ray()
+        ray = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, **self.ray_init_kwargs)
         n_workers = self._fitting_workers(ray)
@@ -137,7 +139,7 @@ class RayEvaluator(TaskEvaluator):
         except ray.exceptions.RayActorError as error:
             self.close()
             raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
-        self._pool = _ActorTasks(actor_pool(self._actors), len(self._actors))
+        self._pool = _ActorTasks(self._actors)
 
     def _fitting_workers(self, ray) -> int:
         """
@@ -169,7 +171,7 @@ class RayEvaluator(TaskEvaluator):
         :raises ValueError: when the env's observation or action space differs from the model's
         :raises RuntimeError: when the actors cannot make the env
         """
-        ray, _ = _import_ray()
+        ray = _import_ray()
         if self._pool is None:
             self._start()
         check_env_spaces(self.env, self._spaces[0], policy)
@@ -183,13 +185,12 @@ class RayEvaluator(TaskEvaluator):
             drain(self._pool)
 
     def evaluate_calls(self, calls: list[EvaluationCall], on_block: OnBlock, on_invalid: OnInvalid) -> list[EvaluationResult]:
-        ray, _ = _import_ray()
+        ray = _import_ray()
         if self._pool is None:
             raise RuntimeError("RayEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         self._drain()
-        blocks = self._split(calls, len(self._actors))
         try:
-            return evaluate_blocks(self._pool, calls, blocks, self._obs_dim, on_block, on_invalid)
+            return self._run_pass(self._pool, calls, on_block, on_invalid)
         except ray.exceptions.RayTaskError as error:
             self._drain()
             if isinstance(error.cause, EnvStepError):
@@ -205,7 +206,7 @@ class RayEvaluator(TaskEvaluator):
     def close(self) -> None:
         """Stop the actors (the Ray session itself is left running; ``ray.shutdown()`` ends it)."""
         if self._actors:
-            ray, _ = _import_ray()
+            ray = _import_ray()
             for actor in self._actors:
                 ray.kill(actor)
         self._actors, self._pool = [], None

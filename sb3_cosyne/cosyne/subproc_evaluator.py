@@ -20,9 +20,9 @@ from sb3_cosyne.cosyne.evaluator import (
     EvaluationCall,
     OnBlock,
     OnInvalid,
+    QueuedPool,
     check_env_spaces,
     drain,
-    evaluate_blocks,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
@@ -84,11 +84,11 @@ class _WorkerDiedError(Exception):
         self.remote = remote
 
 
-class _WorkerPipes:
+class _WorkerPipes(QueuedPool):
     """
     The ``SubprocVecEnv``'s pipes as a ``TaskPool``: a task is a ``WorkerHost.evaluate`` call sent as
-    ``SubprocVecEnv``'s ``env_method`` command to one worker alone, so that all workers run at once. A worker
-    may hold ``depth`` tasks: it runs them in the order sent and answers each in turn.
+    ``SubprocVecEnv``'s ``env_method`` command to one worker alone, so that all workers run at once; a worker
+    reads the tasks it holds from its pipe one after the other.
 
     Every wait also watches the worker's process, not only its pipe: with the ``fork`` start method the other
     workers inherit each pipe's ends, so a dead worker's pipe never reports its end.
@@ -97,12 +97,8 @@ class _WorkerPipes:
     """
 
     def __init__(self, venv: SubprocVecEnv) -> None:
+        super().__init__(venv.remotes)
         self.processes = dict(zip(venv.remotes, venv.processes, strict=True))
-        self.workers = len(venv.remotes)
-        #: tasks a worker may hold
-        self.depth = 1
-        #: tasks sent to each worker and not answered yet
-        self.held: dict[Connection, int] = dict.fromkeys(venv.remotes, 0)
         #: set when a worker died or a read was interrupted: the workers must be restarted
         self.broken = False
 
@@ -153,28 +149,21 @@ class _WorkerPipes:
         if errors:
             raise errors[0]
 
-    def has_free(self, queue: bool = False) -> bool:
-        return min(self.held.values()) < (self.depth if queue else 1)
-
-    def submit(self, args: tuple) -> None:
-        remote = min(self.held, key=self.held.__getitem__)
-        self.held[remote] += 1
+    def _send(self, remote: Connection, args: tuple) -> None:
         self.send(remote, "evaluate", args)
 
-    def has_next(self) -> bool:
-        return any(self.held.values())
-
-    def next_result(self) -> BlockOutcome:
+    def _receive(self) -> tuple[Connection, Any]:
         try:
-            remote, outcome = self.wait_any([remote for remote, held in self.held.items() if held])
+            return self.wait_any([remote for remote, held in self.held.items() if held])
         except _WorkerDiedError as error:
             # Its tasks are lost with it; the call fails, and draining the others must not wait for it.
             self.held[error.remote] = 0
             raise
-        self.held[remote] -= 1
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+
+    def _outcome(self, answer: Any) -> BlockOutcome:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 class SubprocEvaluator(TaskEvaluator):
@@ -207,9 +196,6 @@ class SubprocEvaluator(TaskEvaluator):
     # medians of 5 seeds (benchmarks/scaling.py --splits 8 shrinking --queue-depth 1 2): equal tasks 1.66 (queue
     # 1) and 1.68 (queue 2), shrinking tasks 1.77 and 1.74; the queue's gain per seed ranges from -2% to +7%.
     shrinking_tasks = True
-    #: tasks a worker holds at once: the one it runs and the next, waiting in its pipe, so that it starts the next
-    #: as soon as it ends one instead of after a round trip to this process (0.7 ms on a 2-core VM)
-    queue_depth: int = 2
 
     def __init__(
         self,
@@ -287,10 +273,8 @@ class SubprocEvaluator(TaskEvaluator):
         if self._pool.broken:
             self.close()
             raise RuntimeError("a worker process died between two generations; the next learn starts new workers")
-        blocks = self._split(calls, self.n_workers)
-        self._pool.depth = self.queue_depth
         try:
-            return evaluate_blocks(self._pool, calls, blocks, self._obs_dim, on_block, on_invalid)
+            return self._run_pass(self._pool, calls, on_block, on_invalid)
         except _WorkerDiedError as error:
             self.close()
             raise RuntimeError(
