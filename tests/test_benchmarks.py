@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from benchmarks import forward_training, scaling
+from benchmarks import forward_training, scaling, task_round_trip
 
 
 def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical(monkeypatch):
@@ -64,3 +64,11 @@ def test_generation_clock_records_the_steps_at_each_generation_end():
     assert clock.timesteps == sorted(clock.timesteps) and clock.timesteps[0] > 0
     # Training stops at the first step after the last timed generation.
     assert model.num_timesteps == clock.timesteps[-1] + 1
+
+
+def test_task_round_trip_times_both_kinds_of_wait():
+    rows = task_round_trip.measure("SubprocEvaluator", n_tasks=5, pause_s=0.001)
+    assert [row["worker idle before each task"] for row in rows] == ["no", "1 ms"]
+    for row in rows:
+        assert row["backend"] == "SubprocEvaluator"
+        assert row["round trip ms (median)"] > 0 and row["CPU ms per task, worker"] > 0

@@ -42,7 +42,8 @@ class TaskEvaluator(BaseEvaluator):
     #: with ``members_per_task`` None, tasks that shrink as a call goes on (``split_blocks``'s ``shrinking``)
     shrinking_tasks: bool = False
     #: tasks a worker holds at once: the one it runs and the next, which it starts as soon as it ends one instead
-    #: of after a round trip to this process (0.7 ms for a worker process on a 2-core VM, 2-3 ms for a Ray actor)
+    #: of after a round trip to this process (on a 2-core VM, 0.3-0.7 ms for a worker process and 2.1-2.5 ms for a
+    #: Ray actor: benchmarks/task_round_trip.py)
     queue_depth: int = 2
 
     def __init__(
