@@ -71,4 +71,5 @@ def test_task_round_trip_times_both_kinds_of_wait():
     assert [row["worker idle before each task"] for row in rows] == ["no", "1 ms"]
     for row in rows:
         assert row["backend"] == "SubprocEvaluator"
-        assert row["round trip ms (median)"] > 0 and row["CPU ms per task, worker"] > 0
+        # CPU time is read in clock ticks (10 ms): a few short tasks may read as none.
+        assert row["round trip ms (median)"] > 0 and row["CPU ms per task, worker"] >= 0
