@@ -5,7 +5,11 @@ half a CPU each so that a test's own evaluator fits beside the shared one.
 """
 
 import functools
+import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from evaluator_contract import *  # noqa: F403  (the tests every evaluator must pass, run here on Ray)
@@ -58,3 +62,22 @@ def test_bad_arguments_raise_clear_errors(evaluator, monkeypatch):
         with pytest.raises(RuntimeError, match="the Ray workers could not make the env 'NoSuchEnv-v0'"):
             CoSyNE("MlpPolicy", "CartPole-v1", evaluator=broken).learn(100)
         assert broken.workers == 0
+
+
+def test_a_job_joins_an_existing_cluster_of_two_nodes_with_address_auto(ray_session):
+    # A process of its own: this one holds the module's Ray session.
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    job = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("ray_cluster_job.py"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert job.returncode == 0, job.stderr[-3000:]
+    report = json.loads(job.stdout.strip().splitlines()[-1])
+    assert report["joined the cluster"] and report["cluster nodes"] == 2
+    # One actor per free CPU of the cluster, one on each node; training as with local evaluation.
+    assert report["actors"] == 2 and report["nodes with an actor"] == 2
+    assert report["generations"] >= 3
+    assert report["same population"] and report["same champion"] and report["same best fitness"]
