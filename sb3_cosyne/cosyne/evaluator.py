@@ -29,7 +29,8 @@ OnInvalid = Callable[[int, int, str], None]
 #: with ``members_per_task=None``, networks are split into about this many tasks per worker: episode lengths
 #: vary by an order of magnitude between networks (LunarLander: 60 to 1000 steps), and several tasks per worker
 #: let a free worker take the next one; each still holds enough episodes to amortise its overhead (on
-#: LunarLander with worker processes, 1, 2, 4 and 8 tasks per worker and tasks of decreasing size measured alike)
+#: LunarLander with worker processes, 1, 2, 4 and 8 equal tasks per worker measured alike; tasks that shrink as
+#: the call goes on measured 5-6% faster once a worker held its next task, see ``split_blocks``)
 TASKS_PER_WORKER = 8
 
 
