@@ -104,11 +104,14 @@ def test_assembly_follows_block_order_whatever_the_arrival_order():
     parts = [evaluate_networks(env, policy, params[b.networks], seeds[b.networks, b.episodes], stats) for b in blocks]
 
     def assemble(order):
-        assembler = BlockAssembler(blocks, seeds, policy.obs_dim)
-        released = [extra for index in order for _, extra in assembler.add(index, parts[index], extra=index)]
+        assembler = BlockAssembler([EvaluationCall(params, seeds, stats)], [blocks], policy.obs_dim)
+        released = []
+        for index in order:
+            assembler.add(index, parts[index], extra=index)
+            released += [extra for _, extra in assembler.release()]
         assert released == list(range(len(blocks)))
         assert assembler.complete
-        return assembler.result()
+        return assembler.results[0]
 
     in_order, reversed_order = assemble(range(len(blocks))), assemble(reversed(range(len(blocks))))
     whole = evaluate_networks(env, policy, params, seeds, stats)

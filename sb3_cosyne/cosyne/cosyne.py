@@ -432,7 +432,7 @@ class CoSyNE(BaseAlgorithm):
         if self._champion_episode_count > 0:
             calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
         results = self._evaluate(calls, callback)
-        if len(results) < len(calls) or results[-1].aborted:
+        if results[-1].aborted:
             return None
         return results[0].returns[0], results[1].returns[0] if len(results) > 1 else np.empty(0)
 

@@ -11,7 +11,7 @@ order, so the statistics of ``normalize_obs`` do not depend on which block finis
 import contextlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -121,50 +121,63 @@ def split_blocks(
 
 class BlockAssembler:
     """
-    Puts the results of a call's blocks back together, in block order whatever order they arrive in.
+    Puts the results of a pass's blocks back together, call by call, in call and block order whatever order
+    they arrive in.
 
-    :param blocks: the call's blocks
-    :param seeds: the call's reset seeds, shape ``(n_networks, n_episodes)``
+    :param calls: the pass's calls
+    :param blocks: each call's blocks
     :param obs_dim: number of network inputs (size of the observation sums)
     """
 
-    def __init__(self, blocks: list[Block], seeds: np.ndarray, obs_dim: int) -> None:
-        self.blocks = blocks
-        self.returns = np.zeros(seeds.shape)
-        self.lengths = np.zeros(seeds.shape, dtype=np.int64)
-        self.obs_count, self.obs_sum, self.obs_sq_sum = 0, np.zeros(obs_dim), np.zeros(obs_dim)
+    def __init__(self, calls: list[EvaluationCall], blocks: list[list[Block]], obs_dim: int) -> None:
+        #: (call, block) of every task, in the order of submission and release
+        self.tasks = [(c, block) for c, call_blocks in enumerate(blocks) for block in call_blocks]
+        #: each call's totals so far (blocks not released yet count as zero-length episodes)
+        self.results = [
+            EvaluationResult(
+                np.zeros(call.seeds.shape), np.zeros(call.seeds.shape, dtype=np.int64), 0, np.zeros(obs_dim), np.zeros(obs_dim)
+            )
+            for call in calls
+        ]
         self._arrived: dict[int, tuple[EvaluationResult, Any]] = {}
-        #: blocks released so far (all blocks before this index are in the totals)
+        #: tasks released so far (all tasks before this index are in the totals)
         self.released = 0
 
     @property
     def complete(self) -> bool:
-        return self.released == len(self.blocks)
+        return self.released == len(self.tasks)
 
-    def add(self, index: int, result: EvaluationResult, extra: Any = None) -> list[tuple[EvaluationResult, Any]]:
+    def add(self, index: int, result: EvaluationResult, extra: Any = None) -> None:
         """
-        Record block ``index``'s result.
+        Record task ``index``'s result.
 
-        :param extra: anything that goes with the result (given back with it)
-        :return: the ``(result, extra)`` of the blocks now in the totals, in block order (none while an
-            earlier block is missing)
+        :param extra: anything that goes with the result (given back with it by ``release``)
         """
         self._arrived[index] = result, extra
-        released = []
-        while self.released in self._arrived:
-            block, (part, part_extra) = self.blocks[self.released], self._arrived.pop(self.released)
-            self.returns[block.networks, block.episodes] = part.returns
-            self.lengths[block.networks, block.episodes] = part.lengths
-            self.obs_count += part.obs_count
-            self.obs_sum += part.obs_sum
-            self.obs_sq_sum += part.obs_sq_sum
-            released.append((part, part_extra))
-            self.released += 1
-        return released
 
-    def result(self, aborted: bool = False) -> EvaluationResult:
-        """The call's result (blocks not released yet count as zero-length episodes)."""
-        return EvaluationResult(self.returns, self.lengths, self.obs_count, self.obs_sum, self.obs_sq_sum, aborted=aborted)
+    def release(self) -> Iterator[tuple[EvaluationResult, Any]]:
+        """
+        Put the recorded tasks into the totals in task order, each as it is taken, up to the first one missing,
+        so that a pass stopped at a task leaves those after it out.
+
+        :return: the ``(result, extra)`` of each task put in
+        """
+        while self.released in self._arrived:
+            (c, block), (part, extra) = self.tasks[self.released], self._arrived.pop(self.released)
+            total = self.results[c]
+            total.returns[block.networks, block.episodes] = part.returns
+            total.lengths[block.networks, block.episodes] = part.lengths
+            total.obs_count += part.obs_count
+            total.obs_sum += part.obs_sum
+            total.obs_sq_sum += part.obs_sq_sum
+            self.released += 1
+            yield part, extra
+
+    def stopped(self, index: int) -> list[EvaluationResult]:
+        """The results of a pass stopped at released task ``index``: up to its call, which is ``aborted``."""
+        c = self.tasks[index][0]
+        self.results[c].aborted = True
+        return self.results[: c + 1]
 
 
 def check_env_spaces(env: Any, env_spaces: tuple, policy: CoSyNEPolicy) -> None:
@@ -283,40 +296,32 @@ def evaluate_blocks(
     :return: the calls' results, ending with the first aborted one (``on_block`` stopped it; the calls after
         it are dropped and the tasks still running are waited out)
     """
-    # (call, block) of every task, in the order of submission and release
-    tasks = [(c, b) for c, call_blocks in enumerate(blocks) for b in range(len(call_blocks))]
-    assemblers = [BlockAssembler(call_blocks, call.seeds, obs_dim) for call, call_blocks in zip(calls, blocks, strict=True)]
-    arrived: dict[int, BlockOutcome] = {}
-    submitted = released = 0
+    assembler = BlockAssembler(calls, blocks, obs_dim)
+    submitted = 0
 
     def submit_while_free() -> None:
         nonlocal submitted
         # A task queued behind a running one hides the round trip between them. The last tasks go only to idle
         # workers: queued, one could wait behind a long task while another worker has nothing to do.
-        while submitted < len(tasks) and pool.has_free(queue=len(tasks) - submitted > pool.workers):
-            c, b = tasks[submitted]
-            call, block = calls[c], blocks[c][b]
+        while submitted < len(assembler.tasks) and pool.has_free(queue=len(assembler.tasks) - submitted > pool.workers):
+            c, block = assembler.tasks[submitted]
+            call = calls[c]
             seeds = call.seeds[block.networks, block.episodes]
             pool.submit((submitted, block, call.params[block.networks], seeds, call.obs_stats))
             submitted += 1
 
     submit_while_free()
-    while released < len(tasks):
+    while not assembler.complete:
         index, result, invalid = pool.next_result()
-        arrived[index] = index, result, invalid
         submit_while_free()
-        # Released in task order, so every call's blocks reach its assembler in block order.
-        while released in arrived:
-            _, part, reports = arrived.pop(released)
-            c, b = tasks[released]
-            assemblers[c].add(b, part)
-            released += 1
+        assembler.add(index, result, (index, invalid))
+        for released, (task, reports) in assembler.release():
             for network, step, what in reports:
                 on_invalid(network, step, what)
-            if not on_block(part.lengths):
+            if not on_block(released.lengths):
                 drain(pool)
-                return [assembler.result() for assembler in assemblers[:c]] + [assemblers[c].result(aborted=True)]
-    return [assembler.result() for assembler in assemblers]
+                return assembler.stopped(task)
+    return assembler.results
 
 
 class BaseEvaluator(ABC):

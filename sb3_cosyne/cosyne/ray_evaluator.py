@@ -88,7 +88,7 @@ class RayEvaluator(TaskEvaluator):
 
     # A Ray task costs about a millisecond of CPU on each side: on 2 cores, 8 tasks per actor made Ray 0.77 as
     # CPU-efficient as one process, 2 tasks 0.86, 1 task 0.87, while 2 tasks still leave a free actor something
-    # to take (benchmarks/scaling.py --tasks-per-worker 8 2 1).
+    # to take (benchmarks/scaling.py --configs Ray --splits 8 2 1 --warmup 20).
     tasks_per_worker = 2
 
     def __init__(
