@@ -54,6 +54,23 @@ def test_training_is_identical_with_and_without_the_fast_path(env_id, policy, kw
     assert (runs[0].num_timesteps, runs[0].best_fitness) == (runs[1].num_timesteps, runs[1].best_fitness)
 
 
+@pytest.mark.parametrize("env_id, policy_class, kwargs", TASKS)
+def test_pole_episodes_side_by_side_end_as_each_alone(env_id, policy_class, kwargs):
+    """More networks than lanes: lanes restart and close up as episodes end; no return depends on the others."""
+    env = gym.make(env_id, max_episode_steps=400, **kwargs)
+    policy = policy_class(env.observation_space, env.action_space, net_arch=[3])
+    rollout = compiled_rollout(DummyVecEnv([lambda: env]))
+    params = np.random.default_rng(1).uniform(-2, 2, size=(150, policy.num_params))
+    seeds = np.zeros((150, 1), dtype=np.int64)
+    together = rollout(policy, params, seeds, (None, None))
+    alone = [rollout(policy, params[i : i + 1], seeds[:1], (None, None)) for i in range(150)]
+    np.testing.assert_array_equal(together.returns[:, 0], [result.returns[0, 0] for result in alone])
+    np.testing.assert_array_equal(together.lengths[:, 0], [result.lengths[0, 0] for result in alone])
+    # episodes of many lengths, so that lanes end at different steps
+    lengths = together.lengths[:, 0]
+    assert len(set(lengths)) > 10 and lengths.max() >= 3 * lengths.min()
+
+
 class Shift(gym.ObservationWrapper):
     def observation(self, observation):
         return observation + 1.0

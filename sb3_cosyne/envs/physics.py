@@ -12,9 +12,14 @@ with g = −9.8 (the sign convention that makes these equations right), M = 1 kg
 pole half-lengths 0.5 m and 0.05 m, pole masses 0.1 kg and 0.01 kg. A one-pole state uses only the long pole.
 As in Gomez's code, ``sgn(0) = +1`` (his macro is ``x >= 0 ? 1 : -1``), which matters only at rest.
 
+The state of a cart is a column of a ``(2 + 2 * n_poles, lanes)`` array: the compiled rollouts advance many carts
+(lanes) at once, in loops the compiler turns into vector instructions, and the env advances its one cart with the
+same code, so that both give the same states bit for bit. Sines and cosines come from :func:`sin_cos`, a
+polynomial within an ulp of libm's, since a call to libm would keep the loops scalar.
+
 The state is a float64 vector ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])`` in metres, m/s, radians and rad/s; the number of
 poles is read from its length (4: one pole, 6: two). Every function is a Numba function, so that a compiled
-rollout loop can call them directly; the in-place ones allocate nothing.
+rollout loop can call them directly.
 """
 
 import numpy as np
@@ -64,102 +69,152 @@ def force_from_action(action: float) -> float:
     return force
 
 
-@njit(cache=True)
-def _hinge(theta_dot: float, pole: int) -> float:
-    """One pole's hinge friction term ``μp θ̇_i / (m_i l_i)``."""
-    return MU_POLE * theta_dot / (POLE_MASSES[pole] * POLE_HALF_LENGTHS[pole])
+# Cody-Waite reduction by π/2 (split into three parts; the first has 33 significant bits, so that k times it is
+# exact for |k| < 2**20) and the minimax polynomials of sin and cos on [-π/4, π/4] (fdlibm's coefficients).
+_TWO_OVER_PI = 6.36619772367581382433e-01
+_HALF_PI = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624879595063154e-21)
+_SIN = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+        2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)  # fmt: skip
+_COS = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+        -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)  # fmt: skip
 
 
-@njit(cache=True)
-def _pole_terms(theta_dot: float, hinge: float, sin_theta: float, cos_theta: float, pole: int) -> tuple[float, float]:
-    """One pole's ``F̃_i`` and ``m̃_i``."""
-    mass = POLE_MASSES[pole]
-    mass_length = mass * POLE_HALF_LENGTHS[pole]
-    effective_force = mass_length * theta_dot * theta_dot * sin_theta + 0.75 * mass * cos_theta * (hinge + GRAVITY * sin_theta)
-    return effective_force, mass * (1.0 - 0.75 * cos_theta * cos_theta)
+@njit(cache=True, inline="always", error_model="numpy")
+def sin_cos(x: float) -> tuple[float, float]:
+    """
+    ``(sin x, cos x)`` in plain arithmetic, so that the compiler can run it on several lanes at once: within one
+    unit in the last place of libm's for ``|x| < 20`` (equal to it for most ``x``), two up to ``2**19``, beyond
+    which the reduction loses precision (a pole fails at 36°). NaN and infinities give NaN.
+
+    :param x: an angle in radians
+    :return: its sine and cosine
+    """
+    k = np.floor(x * _TWO_OVER_PI + 0.5)
+    r = ((x - k * _HALF_PI[0]) - k * _HALF_PI[1]) - k * _HALF_PI[2]
+    z = r * r
+    s1, s2, s3, s4, s5, s6 = _SIN
+    sine = r + (z * r) * (s1 + z * (s2 + z * (s3 + z * (s4 + z * (s5 + z * s6)))))
+    c1, c2, c3, c4, c5, c6 = _COS
+    half_z = 0.5 * z
+    w = 1.0 - half_z
+    # 1 - z/2 with its rounding error added back, for cosines near 1
+    cosine = w + (((1.0 - w) - half_z) + (z * z) * (c1 + z * (c2 + z * (c3 + z * (c4 + z * (c5 + z * c6))))))
+    quadrant = k - 4.0 * np.floor(0.25 * k)
+    odd = quadrant == 1.0 or quadrant == 3.0
+    sine, cosine = (cosine, sine) if odd else (sine, cosine)
+    sine = -sine if quadrant >= 2.0 else sine
+    cosine = -cosine if quadrant == 1.0 or quadrant == 2.0 else cosine
+    return sine, cosine
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
+def _pole_terms(theta: float, theta_dot: float, pole: int) -> tuple[float, float, float, float, float]:
+    """One pole's ``F̃_i`` and ``m̃_i``, with what its acceleration needs: its hinge term, sine and cosine."""
+    mass, half_length = POLE_MASSES[pole], POLE_HALF_LENGTHS[pole]
+    sin_theta, cos_theta = sin_cos(theta)
+    hinge = MU_POLE * theta_dot / (mass * half_length)
+    effective_force = (mass * half_length) * theta_dot * theta_dot * sin_theta + 0.75 * mass * cos_theta * (
+        hinge + GRAVITY * sin_theta
+    )
+    return effective_force, mass * (1.0 - 0.75 * cos_theta * cos_theta), hinge, sin_theta, cos_theta
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _pole_acceleration(x_acc: float, hinge: float, sin_theta: float, cos_theta: float, pole: int) -> float:
     """One pole's ``θ̈_i``."""
     return -0.75 * (x_acc * cos_theta + GRAVITY * sin_theta + hinge) / POLE_HALF_LENGTHS[pole]
 
 
-@njit(cache=True)
-def derivatives(state: np.ndarray, force: float, out: np.ndarray) -> None:
-    """
-    Time derivative of the state under a constant force: first derivatives copied from the state,
-    second derivatives from Wieland's equations.
-
-    :param state: ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])``
-    :param force: force on the cart (N), already clamped
-    :param out: receives ``(ẋ, ẍ, θ̇1, θ̈1[, θ̇2, θ̈2])``
-    """
-    two_poles = state.shape[0] == 6
-    cart_velocity_sign = 1.0 if state[1] >= 0.0 else -1.0
-    numerator = force - MU_CART * cart_velocity_sign
-    denominator = MASS_CART
-    # Each angle's sine and cosine (and each hinge term) once: they are most of a step's cost; the same values,
-    # so the same results.
-    sin1, cos1, hinge1 = np.sin(state[2]), np.cos(state[2]), _hinge(state[3], 0)
-    effective_force, effective_mass = _pole_terms(state[3], hinge1, sin1, cos1, 0)
-    numerator += effective_force
-    denominator += effective_mass
-    sin2 = cos2 = hinge2 = 0.0
+@njit(cache=True, inline="always", error_model="numpy")
+def _accelerations(
+    force: float, x_dot: float, theta1: float, theta1_dot: float, theta2: float, theta2_dot: float, two_poles: bool
+) -> tuple[float, float, float]:
+    """``(ẍ, θ̈1, θ̈2)`` from Wieland's equations (``θ̈2 = 0`` with one pole)."""
+    cart_velocity_sign = 1.0 if x_dot >= 0.0 else -1.0
+    force1, mass1, hinge1, sin1, cos1 = _pole_terms(theta1, theta1_dot, 0)
+    numerator = (force - MU_CART * cart_velocity_sign) + force1
+    denominator = MASS_CART + mass1
+    hinge2 = sin2 = cos2 = 0.0
     if two_poles:
-        sin2, cos2, hinge2 = np.sin(state[4]), np.cos(state[4]), _hinge(state[5], 1)
-        effective_force, effective_mass = _pole_terms(state[5], hinge2, sin2, cos2, 1)
-        numerator += effective_force
-        denominator += effective_mass
+        force2, mass2, hinge2, sin2, cos2 = _pole_terms(theta2, theta2_dot, 1)
+        numerator += force2
+        denominator += mass2
     x_acc = numerator / denominator
-
-    out[0] = state[1]
-    out[1] = x_acc
-    out[2] = state[3]
-    out[3] = _pole_acceleration(x_acc, hinge1, sin1, cos1, 0)
-    if two_poles:
-        out[4] = state[5]
-        out[5] = _pole_acceleration(x_acc, hinge2, sin2, cos2, 1)
+    theta2_acc = _pole_acceleration(x_acc, hinge2, sin2, cos2, 1) if two_poles else 0.0
+    return x_acc, _pole_acceleration(x_acc, hinge1, sin1, cos1, 0), theta2_acc
 
 
-@njit(cache=True)
-def rk4_step(state: np.ndarray, force: float, tau: float, work: np.ndarray) -> None:
+@njit(cache=True, inline="always", error_model="numpy")
+def _lane_derivatives(states: np.ndarray, forces: np.ndarray, n: int, out: np.ndarray) -> None:
     """
-    One classical Runge-Kutta step (Numerical Recipes' ``rk4``, as in Gomez's code) under a constant force, in place.
+    Time derivatives of the first ``n`` columns of ``states`` (one lane each) into ``out``: first derivatives
+    copied, second derivatives from :func:`_accelerations`. One loop over lanes per pole count, so that it runs on
+    several lanes at once.
+    """
+    if states.shape[0] == 6:
+        for lane in range(n):
+            out[1, lane], out[3, lane], out[5, lane] = _accelerations(
+                forces[lane], states[1, lane], states[2, lane], states[3, lane], states[4, lane], states[5, lane], True
+            )
+    else:
+        for lane in range(n):
+            out[1, lane], out[3, lane], _ = _accelerations(
+                forces[lane], states[1, lane], states[2, lane], states[3, lane], 0.0, 0.0, False
+            )
+    for i in range(0, states.shape[0], 2):
+        for lane in range(n):
+            out[i, lane] = states[i + 1, lane]
 
-    :param state: state at the start of the step, replaced by the state at its end
-    :param force: force on the cart (N), already clamped
-    :param tau: step length (s)
-    :param work: work buffer, shape ``(5, len(state))``
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _stage(states: np.ndarray, slope: np.ndarray, h: float, n: int, out: np.ndarray) -> None:
+    """``out = states + h · slope`` on the first ``n`` lanes."""
+    for i in range(states.shape[0]):
+        for lane in range(n):
+            out[i, lane] = states[i, lane] + h * slope[i, lane]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def advance_lanes(states: np.ndarray, forces: np.ndarray, n: int, work: np.ndarray) -> None:
+    """
+    Advance lanes by one action each: its force held for ``STEPS_PER_ACTION`` classical Runge-Kutta steps of
+    ``TAU`` (Numerical Recipes' ``rk4``, as in Gomez's code), in place. Every lane goes through the same float
+    operations, however many lanes there are, so a state's trajectory does not depend on the lanes beside it.
+
+    :param states: one state per column ``(x, ẋ, θ1, θ̇1[, θ2, θ̇2])``, shape ``(2 + 2 * n_poles, lanes)``; the
+        first ``n`` columns are advanced
+    :param forces: each lane's force on the cart (N), from :func:`force_from_action`
+    :param n: the number of lanes to advance
+    :param work: work buffer, shape ``(5, 2 + 2 * n_poles, lanes)``
     """
     k1, k2, k3, k4, stage = work[0], work[1], work[2], work[3], work[4]
-    n = state.shape[0]
-    derivatives(state, force, k1)
-    for i in range(n):
-        stage[i] = state[i] + 0.5 * tau * k1[i]
-    derivatives(stage, force, k2)
-    for i in range(n):
-        stage[i] = state[i] + 0.5 * tau * k2[i]
-    derivatives(stage, force, k3)
-    for i in range(n):
-        stage[i] = state[i] + tau * k3[i]
-    derivatives(stage, force, k4)
-    for i in range(n):
-        state[i] = state[i] + (tau / 6.0) * (k1[i] + k4[i] + 2.0 * (k2[i] + k3[i]))
+    for _ in range(STEPS_PER_ACTION):
+        _lane_derivatives(states, forces, n, k1)
+        _stage(states, k1, 0.5 * TAU, n, stage)
+        _lane_derivatives(stage, forces, n, k2)
+        _stage(states, k2, 0.5 * TAU, n, stage)
+        _lane_derivatives(stage, forces, n, k3)
+        _stage(states, k3, TAU, n, stage)
+        _lane_derivatives(stage, forces, n, k4)
+        for i in range(states.shape[0]):
+            for lane in range(n):
+                states[i, lane] = states[i, lane] + (TAU / 6.0) * (
+                    k1[i, lane] + k4[i, lane] + 2.0 * (k2[i, lane] + k3[i, lane])
+                )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def advance_in_place(state: np.ndarray, action: float, work: np.ndarray) -> None:
     """
-    Advance the state by one action: the action's force held for ``STEPS_PER_ACTION`` Runge-Kutta steps of ``TAU``.
+    Advance the state by one action (:func:`advance_lanes` on one lane).
 
     :param state: current state, replaced by the new one
     :param action: the controller's output in [−1, 1] (see :func:`force_from_action`)
-    :param work: work buffer, shape ``(5, len(state))``
+    :param work: work buffer, shape ``(5, len(state), 1)``
     """
-    force = force_from_action(action)
-    for _ in range(STEPS_PER_ACTION):
-        rk4_step(state, force, TAU, work)
+    forces = np.empty(1)
+    forces[0] = force_from_action(action)
+    advance_lanes(state.reshape((state.shape[0], 1)), forces, 1, work)
 
 
 @njit(cache=True)
@@ -172,22 +227,34 @@ def advance(state: np.ndarray, action: float) -> np.ndarray:
     :return: the new state (a new array; ``state`` is not modified)
     """
     new = state.copy()
-    advance_in_place(new, action, np.empty((5, state.shape[0])))
+    advance_in_place(new, action, np.empty((5, state.shape[0], 1)))
     return new
+
+
+@njit(cache=True, inline="always")
+def lane_failed(states: np.ndarray, lane: int) -> bool:
+    """
+    Whether the cart of a lane left the track (``|x| > 2.4`` m) or a pole passed the failure angle (12° with one
+    pole, 36° with two), the bounds being inside as in Gomez's ``outsideBounds``.
+
+    :param states: one state per column, as :func:`advance_lanes` takes them
+    :param lane: the column
+    :return: True on failure
+    """
+    n_poles = (states.shape[0] - 2) // 2
+    limit = ONE_POLE_ANGLE_LIMIT if n_poles == 1 else TWO_POLE_ANGLE_LIMIT
+    failed = abs(states[0, lane]) > TRACK_LIMIT
+    for i in range(n_poles):
+        failed = failed or abs(states[2 + 2 * i, lane]) > limit
+    return failed
 
 
 @njit(cache=True)
 def has_failed(state: np.ndarray) -> bool:
     """
-    Whether the cart left the track (``|x| > 2.4`` m) or a pole passed the failure angle
-    (12° with one pole, 36° with two), the bounds being inside as in Gomez's ``outsideBounds``.
+    :func:`lane_failed` of one state.
 
     :param state: current state
     :return: True on failure
     """
-    n_poles = (state.shape[0] - 2) // 2
-    limit = ONE_POLE_ANGLE_LIMIT if n_poles == 1 else TWO_POLE_ANGLE_LIMIT
-    failed = abs(state[0]) > TRACK_LIMIT
-    for i in range(n_poles):
-        failed = failed or abs(state[2 + 2 * i]) > limit
-    return failed
+    return lane_failed(state.reshape((state.shape[0], 1)), 0)

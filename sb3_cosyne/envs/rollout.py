@@ -11,7 +11,7 @@ from numba import njit
 from sb3_cosyne.cosyne.forward import lane_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
-from sb3_cosyne.envs.physics import advance_in_place, has_failed
+from sb3_cosyne.envs.physics import advance_lanes, force_from_action, lane_failed
 
 
 @njit(cache=True)
@@ -91,7 +91,11 @@ def normalization(obs_stats: tuple[np.ndarray | None, np.ndarray | None], obs_di
     return np.vstack([mean, std]).astype(np.float64), True
 
 
-@njit(cache=True)
+#: the most carts a pole rollout advances at once: enough to fill the vector units, few enough to stay in cache
+MAX_LANES = 64
+
+
+@njit(cache=True, error_model="numpy")
 def pole_rollouts(
     params: np.ndarray,
     layer_sizes: np.ndarray,
@@ -107,6 +111,13 @@ def pole_rollouts(
 ):
     """
     One episode of each network on a pole-balancing task.
+
+    The episodes run side by side on lanes, so that one call of
+    :func:`~sb3_cosyne.envs.physics.advance_lanes` advances all their carts at once; a lane whose episode ends
+    takes the next network, and once none is left the last busy lane moves into its place, so that the lanes
+    advanced are always the first ones. A lane's arithmetic is the same as the env's, so are the returns. With
+    normalisation a single lane runs, so that the observations are summed in the order of the episodes, step by
+    step, as the VecEnv path with one lane sums them.
 
     :param params: one chromosome per network, shape ``(k, n)``
     :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
@@ -124,43 +135,91 @@ def pole_rollouts(
     """
     k = params.shape[0]
     obs_dim = obs_index.shape[0]
-    returns, lengths, obs, obs_moments, hidden, net_work = rollout_buffers(k, obs_dim, layer_sizes)
+    n_state = starts.shape[1]
+    returns, lengths, obs, obs_moments, _, net_work = rollout_buffers(k, obs_dim, layer_sizes)
+    n_lanes = 1 if normalize else max(1, min(k, MAX_LANES))
+    # per lane: its network, steps, steps balanced and return so far, recurrent state, damping window and cart
+    job = np.zeros(n_lanes, dtype=np.int64)
+    counts = np.zeros((n_lanes, 2), dtype=np.int64)
+    total = np.zeros(n_lanes)
+    hidden = np.zeros((n_lanes, layer_sizes[0] - obs_dim))
+    jiggle = np.zeros((n_lanes, DAMPING_WINDOW))
+    states = np.zeros((n_state, n_lanes))
+    forces = np.zeros(n_lanes)
+    physics_work = np.zeros((5, n_state, n_lanes))
     obs_count = 0
-    jiggle = np.zeros(DAMPING_WINDOW)
-    state = np.empty(starts.shape[1])
-    physics_work = np.empty((5, starts.shape[1]))
-    for j in range(k):
-        net = params[j]
-        state[:] = starts[j]
-        hidden[:] = 0.0
-        jiggle[:] = 0.0
-        steps, balanced, total = 0, 0, 0.0
-        while True:
+    n_busy = 0
+    next_job = 0
+    while n_busy < n_lanes and next_job < k:
+        _start_lane(n_busy, next_job, job, counts, total, hidden, jiggle, states, starts)
+        n_busy += 1
+        next_job += 1
+    while n_busy > 0:
+        for lane in range(n_busy):
             for i in range(obs_dim):
-                obs[i] = state[obs_index[i]] / obs_scale[i]
-            network_outputs(net, obs, hidden, net_work, obs_norm, normalize, obs_moments, layer_sizes, with_bias, activation)
+                obs[i] = states[obs_index[i], lane] / obs_scale[i]
+            network_outputs(
+                params[job[lane]], obs, hidden[lane], net_work, obs_norm, normalize, obs_moments, layer_sizes,
+                with_bias, activation,
+            )  # fmt: skip
             obs_count += normalize
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
             action = np.float32(min(max(-1.0 + 0.5 * (np.tanh(net_work[0, 0]) + 1.0) * 2.0, -1.0), 1.0))
-            advance_in_place(state, np.float64(action), physics_work)
-            steps += 1
-            failed = has_failed(state)
+            forces[lane] = force_from_action(np.float64(action))
+        advance_lanes(states, forces, n_busy, physics_work)
+        lane = 0
+        while lane < n_busy:
+            counts[lane, 0] += 1
+            steps, balanced = counts[lane, 0], counts[lane, 1]
+            failed = lane_failed(states, lane)
+            ended = failed or steps >= max_steps
             if damping_steps == 0:
-                total += 0.0 if failed else 1.0
-                if failed or steps >= max_steps:
-                    break
+                total[lane] += 0.0 if failed else 1.0
+            else:
+                if not failed:
+                    jiggle[lane, balanced % DAMPING_WINDOW] = (
+                        abs(states[0, lane]) + abs(states[1, lane]) + abs(states[2, lane]) + abs(states[3, lane])
+                    )
+                    counts[lane, 1] = balanced + 1
+                if failed or steps >= damping_steps:
+                    total[lane] = damping_fitness(counts[lane, 1], window_sum(jiggle[lane]), damping_steps)
+                    ended = True
+            if not ended:
+                lane += 1
                 continue
-            if not failed:
-                jiggle[balanced % DAMPING_WINDOW] = abs(state[0]) + abs(state[1]) + abs(state[2]) + abs(state[3])
-                balanced += 1
-            if failed or steps >= damping_steps:
-                total = damping_fitness(balanced, window_sum(jiggle), damping_steps)
-                break
-            if steps >= max_steps:
-                break
-        returns[j] = total
-        lengths[j] = steps
+            returns[job[lane]] = total[lane]
+            lengths[job[lane]] = steps
+            if next_job < k:
+                _start_lane(lane, next_job, job, counts, total, hidden, jiggle, states, starts)
+                next_job += 1
+                lane += 1
+            else:
+                # the last busy lane, not yet looked at in this step unless it is this one, moves here
+                n_busy -= 1
+                _move_lane(n_busy, lane, job, counts, total, hidden, jiggle, states)
     return returns, lengths, obs_count, obs_moments
+
+
+@njit(cache=True, inline="always")
+def _start_lane(lane, network, job, counts, total, hidden, jiggle, states, starts) -> None:
+    """Start a network's episode on a lane of :func:`pole_rollouts`."""
+    job[lane] = network
+    counts[lane] = 0
+    total[lane] = 0.0
+    hidden[lane] = 0.0
+    jiggle[lane] = 0.0
+    states[:, lane] = starts[network]
+
+
+@njit(cache=True, inline="always")
+def _move_lane(source, target, job, counts, total, hidden, jiggle, states) -> None:
+    """Move a lane of :func:`pole_rollouts`, episode and all, into another."""
+    job[target] = job[source]
+    counts[target] = counts[source]
+    total[target] = total[source]
+    hidden[target] = hidden[source]
+    jiggle[target] = jiggle[source]
+    states[:, target] = states[:, source]
 
 
 def run_pole_rollouts(
