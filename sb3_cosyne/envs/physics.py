@@ -175,6 +175,54 @@ def _stage(states: np.ndarray, slope: np.ndarray, h: float, n: int, out: np.ndar
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _rk4_end(y: float, k1: float, k2: float, k3: float, k4: float) -> float:
+    """A Runge-Kutta step's end from its four slopes."""
+    return y + (TAU / 6.0) * (k1 + k4 + 2.0 * (k2 + k3))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _cart_slopes(y: tuple, force: float, two_poles: bool) -> tuple:
+    """The time derivative of one cart's state ``(x, ẋ, θ1, θ̇1, θ2, θ̇2)`` (zeros for a missing pole)."""
+    x_acc, theta1_acc, theta2_acc = _accelerations(force, y[1], y[2], y[3], y[4], y[5], two_poles)
+    return y[1], x_acc, y[3], theta1_acc, y[5], theta2_acc
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _cart_stage(y: tuple, h: float, k: tuple) -> tuple:
+    """``y + h · k`` for one cart, as :func:`_stage` computes it."""
+    return y[0] + h * k[0], y[1] + h * k[1], y[2] + h * k[2], y[3] + h * k[3], y[4] + h * k[4], y[5] + h * k[5]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _advance_cart(states: np.ndarray, force: float, lane: int) -> None:
+    """
+    :func:`advance_lanes` for one lane, its state kept in registers: a lone cart's step is a chain of dependent
+    operations, which loops over lanes would only lengthen.
+    """
+    two_poles = states.shape[0] == 6
+    y = (
+        states[0, lane], states[1, lane], states[2, lane], states[3, lane],
+        states[4, lane] if two_poles else 0.0, states[5, lane] if two_poles else 0.0,
+    )  # fmt: skip
+    for _ in range(STEPS_PER_ACTION):
+        k1 = _cart_slopes(y, force, two_poles)
+        k2 = _cart_slopes(_cart_stage(y, 0.5 * TAU, k1), force, two_poles)
+        k3 = _cart_slopes(_cart_stage(y, 0.5 * TAU, k2), force, two_poles)
+        k4 = _cart_slopes(_cart_stage(y, TAU, k3), force, two_poles)
+        y = (
+            _rk4_end(y[0], k1[0], k2[0], k3[0], k4[0]), _rk4_end(y[1], k1[1], k2[1], k3[1], k4[1]),
+            _rk4_end(y[2], k1[2], k2[2], k3[2], k4[2]), _rk4_end(y[3], k1[3], k2[3], k3[3], k4[3]),
+            _rk4_end(y[4], k1[4], k2[4], k3[4], k4[4]), _rk4_end(y[5], k1[5], k2[5], k3[5], k4[5]),
+        )  # fmt: skip
+    for i in range(states.shape[0]):
+        states[i, lane] = y[i]
+
+
+#: from this many lanes on, loops over lanes beat advancing each cart on its own
+VECTOR_LANES = 4
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def advance_lanes(states: np.ndarray, forces: np.ndarray, n: int, work: np.ndarray) -> None:
     """
     Advance lanes by one action each: its force held for ``STEPS_PER_ACTION`` classical Runge-Kutta steps of
@@ -187,6 +235,10 @@ def advance_lanes(states: np.ndarray, forces: np.ndarray, n: int, work: np.ndarr
     :param n: the number of lanes to advance
     :param work: work buffer, shape ``(5, 2 + 2 * n_poles, lanes)``
     """
+    if n < VECTOR_LANES:
+        for lane in range(n):
+            _advance_cart(states, forces[lane], lane)
+        return
     k1, k2, k3, k4, stage = work[0], work[1], work[2], work[3], work[4]
     for _ in range(STEPS_PER_ACTION):
         _lane_derivatives(states, forces, n, k1)
@@ -198,9 +250,7 @@ def advance_lanes(states: np.ndarray, forces: np.ndarray, n: int, work: np.ndarr
         _lane_derivatives(stage, forces, n, k4)
         for i in range(states.shape[0]):
             for lane in range(n):
-                states[i, lane] = states[i, lane] + (TAU / 6.0) * (
-                    k1[i, lane] + k4[i, lane] + 2.0 * (k2[i, lane] + k3[i, lane])
-                )
+                states[i, lane] = _rk4_end(states[i, lane], k1[i, lane], k2[i, lane], k3[i, lane], k4[i, lane])
 
 
 @njit(cache=True, error_model="numpy")

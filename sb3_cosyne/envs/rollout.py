@@ -8,10 +8,10 @@ VecEnv path's, bit for bit.
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.forward import lane_forward
+from sb3_cosyne.cosyne.forward import lane_forward, lanes_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
-from sb3_cosyne.envs.physics import advance_lanes, force_from_action, lane_failed
+from sb3_cosyne.envs.physics import VECTOR_LANES, advance_lanes, force_from_action, lane_failed
 
 
 @njit(cache=True)
@@ -35,6 +35,19 @@ def rollout_buffers(k: int, obs_dim: int, layer_sizes: np.ndarray):
         np.zeros(layer_sizes[0] - obs_dim),
         np.zeros((2, layer_sizes.max())),
     )
+
+
+@njit(cache=True, inline="always")
+def network_input(value: float, i: int, obs_norm: np.ndarray, normalize: bool, obs_moments: np.ndarray) -> float:
+    """
+    The network's input from the ``i``-th entry of a raw observation: normalised and clipped as the batched
+    evaluation does it, the raw value added to the statistics' sums; unchanged without normalisation.
+    """
+    if not normalize:
+        return value
+    obs_moments[0, i] += value
+    obs_moments[1, i] += value * value
+    return min(max((value - obs_norm[0, i]) / obs_norm[1, i], -OBS_CLIP), OBS_CLIP)
 
 
 # Inlined into the rollout loops: passing arrays to a call costs atomic reference counting at every step (hence
@@ -67,12 +80,7 @@ def network_outputs(
     """
     obs_dim = obs.shape[0]
     for i in range(obs_dim):
-        value = obs[i]
-        if normalize:
-            obs_moments[0, i] += value
-            obs_moments[1, i] += value * value
-            value = min(max((value - obs_norm[0, i]) / obs_norm[1, i], -OBS_CLIP), OBS_CLIP)
-        work[0, i] = value
+        work[0, i] = network_input(obs[i], i, obs_norm, normalize, obs_moments)
     for i in range(hidden.shape[0]):
         work[0, obs_dim + i] = hidden[i]
     lane_forward(net, work, layer_sizes, with_bias, activation, hidden)
@@ -136,13 +144,17 @@ def pole_rollouts(
     k = params.shape[0]
     obs_dim = obs_index.shape[0]
     n_state = starts.shape[1]
-    returns, lengths, obs, obs_moments, _, net_work = rollout_buffers(k, obs_dim, layer_sizes)
+    returns, lengths, _, obs_moments, _, net_work = rollout_buffers(k, obs_dim, layer_sizes)
     n_lanes = 1 if normalize else max(1, min(k, MAX_LANES))
-    # per lane: its network, steps, steps balanced and return so far, recurrent state, damping window and cart
+    # per lane: its network and chromosome, steps, steps balanced and return so far, recurrent state, damping
+    # window and cart; lanes are columns where loops over lanes are to run on vector units
     job = np.zeros(n_lanes, dtype=np.int64)
+    weights = np.zeros((params.shape[1], n_lanes))
     counts = np.zeros((n_lanes, 2), dtype=np.int64)
     total = np.zeros(n_lanes)
-    hidden = np.zeros((n_lanes, layer_sizes[0] - obs_dim))
+    hidden = np.zeros((layer_sizes[0] - obs_dim, n_lanes))
+    values = np.zeros((layer_sizes.max(), n_lanes))
+    scratch = np.zeros((layer_sizes.max(), n_lanes))
     jiggle = np.zeros((n_lanes, DAMPING_WINDOW))
     states = np.zeros((n_state, n_lanes))
     forces = np.zeros(n_lanes)
@@ -151,20 +163,28 @@ def pole_rollouts(
     n_busy = 0
     next_job = 0
     while n_busy < n_lanes and next_job < k:
-        _start_lane(n_busy, next_job, job, counts, total, hidden, jiggle, states, starts)
+        _start_lane(n_busy, next_job, job, weights, counts, total, hidden, jiggle, states, params, starts)
         n_busy += 1
         next_job += 1
     while n_busy > 0:
         for lane in range(n_busy):
             for i in range(obs_dim):
-                obs[i] = states[obs_index[i], lane] / obs_scale[i]
-            network_outputs(
-                params[job[lane]], obs, hidden[lane], net_work, obs_norm, normalize, obs_moments, layer_sizes,
-                with_bias, activation,
-            )  # fmt: skip
-            obs_count += normalize
+                values[i, lane] = network_input(states[obs_index[i], lane] / obs_scale[i], i, obs_norm, normalize, obs_moments)
+            for i in range(hidden.shape[0]):
+                values[obs_dim + i, lane] = hidden[i, lane]
+        obs_count += n_busy * normalize
+        if n_busy >= VECTOR_LANES:
+            lanes_forward(weights, n_busy, values, scratch, layer_sizes, with_bias, activation, hidden)
+        else:
+            # too few lanes to fill a vector: each network on its own is faster, and computes the same
+            for lane in range(n_busy):
+                for i in range(layer_sizes[0]):
+                    net_work[0, i] = values[i, lane]
+                lane_forward(params[job[lane]], net_work, layer_sizes, with_bias, activation, hidden[:, lane])
+                values[0, lane] = net_work[0, 0]
+        for lane in range(n_busy):
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
-            action = np.float32(min(max(-1.0 + 0.5 * (np.tanh(net_work[0, 0]) + 1.0) * 2.0, -1.0), 1.0))
+            action = np.float32(min(max(-1.0 + 0.5 * (np.tanh(values[0, lane]) + 1.0) * 2.0, -1.0), 1.0))
             forces[lane] = force_from_action(np.float64(action))
         advance_lanes(states, forces, n_busy, physics_work)
         lane = 0
@@ -190,34 +210,36 @@ def pole_rollouts(
             returns[job[lane]] = total[lane]
             lengths[job[lane]] = steps
             if next_job < k:
-                _start_lane(lane, next_job, job, counts, total, hidden, jiggle, states, starts)
+                _start_lane(lane, next_job, job, weights, counts, total, hidden, jiggle, states, params, starts)
                 next_job += 1
                 lane += 1
             else:
                 # the last busy lane, not yet looked at in this step unless it is this one, moves here
                 n_busy -= 1
-                _move_lane(n_busy, lane, job, counts, total, hidden, jiggle, states)
+                _move_lane(n_busy, lane, job, weights, counts, total, hidden, jiggle, states)
     return returns, lengths, obs_count, obs_moments
 
 
 @njit(cache=True, inline="always")
-def _start_lane(lane, network, job, counts, total, hidden, jiggle, states, starts) -> None:
+def _start_lane(lane, network, job, weights, counts, total, hidden, jiggle, states, params, starts) -> None:
     """Start a network's episode on a lane of :func:`pole_rollouts`."""
     job[lane] = network
+    weights[:, lane] = params[network]
     counts[lane] = 0
     total[lane] = 0.0
-    hidden[lane] = 0.0
+    hidden[:, lane] = 0.0
     jiggle[lane] = 0.0
     states[:, lane] = starts[network]
 
 
 @njit(cache=True, inline="always")
-def _move_lane(source, target, job, counts, total, hidden, jiggle, states) -> None:
+def _move_lane(source, target, job, weights, counts, total, hidden, jiggle, states) -> None:
     """Move a lane of :func:`pole_rollouts`, episode and all, into another."""
     job[target] = job[source]
+    weights[:, target] = weights[:, source]
     counts[target] = counts[source]
     total[target] = total[source]
-    hidden[target] = hidden[source]
+    hidden[:, target] = hidden[:, source]
     jiggle[target] = jiggle[source]
     states[:, target] = states[:, source]
 
