@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch as th
 from conftest import ACTION_SPACES, OBSERVATION_SPACES
+from numba import njit
 from torch import nn
 
+from sb3_cosyne.cosyne.forward import lanes_forward
 from sb3_cosyne.cosyne.policies import CoSyNELinearPolicy, CoSyNEPolicy
 from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
 
@@ -24,6 +26,34 @@ def test_numba_forward_matches_torch_for_every_member(activation_fn, net_arch, w
         with th.no_grad():
             expected = policy.net(th.as_tensor(inputs[lane : lane + 1])).numpy()
         np.testing.assert_allclose(batched[lane : lane + 1], expected, rtol=0, atol=1e-9)
+
+
+@njit
+def _lanes_outputs(weights, n, inputs, layer_sizes, with_bias, activation, hidden):
+    values = np.zeros((layer_sizes.max(), weights.shape[1]))
+    values[: inputs.shape[0]] = inputs
+    lanes_forward(weights, n, values, np.zeros_like(values), layer_sizes, with_bias, activation, hidden)
+    return values[: layer_sizes[-1]]
+
+
+@pytest.mark.parametrize("activation_fn", [nn.Tanh, nn.ReLU, nn.ELU, nn.Sigmoid, nn.Identity])
+@pytest.mark.parametrize("net_arch", [[], [5], [7, 3]])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_forward_over_lanes_equals_each_network_alone(activation_fn, net_arch, with_bias):
+    """The pole rollouts' forward over lanes (networks as columns) gives each network's own outputs, bit for bit."""
+    policy = CoSyNEPolicy(OBSERVATION_SPACES["box"], ACTION_SPACES["box"], net_arch, activation_fn, with_bias)
+    rng = np.random.default_rng(2)
+    params = rng.uniform(-3, 3, size=(13, policy.num_params))
+    inputs = rng.normal(size=(13, 3)) * 2
+    hidden = np.full((net_arch[-1] if net_arch else 0, 13), np.nan)
+    # the last 2 lanes are left out
+    network = (policy.layer_sizes, with_bias, policy.activation_code)
+    outputs = _lanes_outputs(params.T.copy(), 11, inputs.T.copy(), *network, hidden)
+    state = np.zeros((11, hidden.shape[0]))
+    expected = policy.batched_outputs(params[:11], inputs[:11], state)
+    np.testing.assert_array_equal(outputs[:, :11].T, expected)
+    np.testing.assert_array_equal(hidden[:, :11].T, state)
+    assert np.isnan(hidden[:, 11:]).all()
 
 
 @pytest.mark.parametrize("obs_key", sorted(OBSERVATION_SPACES))

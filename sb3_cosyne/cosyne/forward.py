@@ -41,6 +41,13 @@ def _activate(value: float, code: int) -> float:
     return value
 
 
+@njit(cache=True, inline="always")
+def _layer(layer_sizes: np.ndarray, layer: int, with_bias: bool) -> tuple[int, int, int]:
+    """A layer's inputs and outputs, and the chromosome length of each of its neurons."""
+    n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+    return n_in, n_out, n_in + 1 if with_bias else n_in
+
+
 # Inlined where it is called: passing arrays to a call costs atomic reference counting, at every step of a rollout.
 @njit(cache=True, inline="always")
 def lane_forward(
@@ -66,8 +73,7 @@ def lane_forward(
     n_layers = layer_sizes.shape[0] - 1
     offset = 0
     for layer in range(n_layers):
-        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
-        stride = n_in + 1 if with_bias else n_in
+        n_in, n_out, stride = _layer(layer_sizes, layer, with_bias)
         for k in range(n_out):
             start = offset + k * stride
             total = params[start + n_in] if with_bias else 0.0
@@ -108,12 +114,10 @@ def lanes_forward(
         ``(state_dim, lanes)``; no rows when they are not needed
     """
     n_layers = layer_sizes.shape[0] - 1
-    offset = 0
+    start = 0  # of the neuron's genes in the chromosome
     for layer in range(n_layers):
-        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
-        stride = n_in + 1 if with_bias else n_in
+        n_in, n_out, stride = _layer(layer_sizes, layer, with_bias)
         for k in range(n_out):
-            start = offset + k * stride
             for lane in range(n):
                 scratch[k, lane] = weights[start + n_in, lane] if with_bias else 0.0
             for i in range(n_in):
@@ -122,7 +126,7 @@ def lanes_forward(
             if layer < n_layers - 1:
                 for lane in range(n):
                     scratch[k, lane] = _activate(scratch[k, lane], activation)
-        offset += n_out * stride
+            start += stride
         for k in range(n_out):
             for lane in range(n):
                 values[k, lane] = scratch[k, lane]
