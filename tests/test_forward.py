@@ -12,14 +12,23 @@ from sb3_cosyne.cosyne.policies import CoSyNELinearPolicy, CoSyNEPolicy
 from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
 
 
-@pytest.mark.parametrize("activation_fn", [nn.Tanh, nn.ReLU, nn.ELU, nn.Sigmoid, nn.Identity])
-@pytest.mark.parametrize("net_arch", [[], [5], [7, 3]])
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_numba_forward_matches_torch_for_every_member(activation_fn, net_arch, with_bias):
+def every_network(test):
+    """Parametrize ``test`` over activations, architectures and biases."""
+    test = pytest.mark.parametrize("activation_fn", [nn.Tanh, nn.ReLU, nn.ELU, nn.Sigmoid, nn.Identity])(test)
+    test = pytest.mark.parametrize("net_arch", [[], [5], [7, 3]])(test)
+    return pytest.mark.parametrize("with_bias", [True, False])(test)
+
+
+def random_networks(activation_fn, net_arch, with_bias, n, seed):
+    """A policy on a 3-dimensional Box, ``n`` random chromosomes for it and ``n`` random inputs."""
     policy = CoSyNEPolicy(OBSERVATION_SPACES["box"], ACTION_SPACES["box"], net_arch, activation_fn, with_bias)
-    rng = np.random.default_rng(0)
-    params = rng.uniform(-3, 3, size=(16, policy.num_params))
-    inputs = rng.normal(size=(16, 3)) * 2
+    rng = np.random.default_rng(seed)
+    return policy, rng.uniform(-3, 3, size=(n, policy.num_params)), rng.normal(size=(n, 3)) * 2
+
+
+@every_network
+def test_numba_forward_matches_torch_for_every_member(activation_fn, net_arch, with_bias):
+    policy, params, inputs = random_networks(activation_fn, net_arch, with_bias, 16, seed=0)
     batched = policy.batched_outputs(params, inputs)
     for lane in range(16):
         policy.set_flat_params(params[lane])
@@ -36,15 +45,10 @@ def _lanes_outputs(weights, n, inputs, layer_sizes, with_bias, activation, hidde
     return values[: layer_sizes[-1]]
 
 
-@pytest.mark.parametrize("activation_fn", [nn.Tanh, nn.ReLU, nn.ELU, nn.Sigmoid, nn.Identity])
-@pytest.mark.parametrize("net_arch", [[], [5], [7, 3]])
-@pytest.mark.parametrize("with_bias", [True, False])
+@every_network
 def test_forward_over_lanes_equals_each_network_alone(activation_fn, net_arch, with_bias):
     """The pole rollouts' forward over lanes (networks as columns) gives each network's own outputs, bit for bit."""
-    policy = CoSyNEPolicy(OBSERVATION_SPACES["box"], ACTION_SPACES["box"], net_arch, activation_fn, with_bias)
-    rng = np.random.default_rng(2)
-    params = rng.uniform(-3, 3, size=(13, policy.num_params))
-    inputs = rng.normal(size=(13, 3)) * 2
+    policy, params, inputs = random_networks(activation_fn, net_arch, with_bias, 13, seed=2)
     hidden = np.full((net_arch[-1] if net_arch else 0, 13), np.nan)
     # the last 2 lanes are left out
     network = (policy.layer_sizes, with_bias, policy.activation_code)
