@@ -10,6 +10,8 @@ import numpy as np
 from numba import njit
 from torch import nn
 
+from sb3_cosyne.cosyne.tanh import tanh
+
 #: Hidden-layer activations the Numba forward implements, by torch module class.
 ACTIVATIONS = {nn.Tanh: 0, nn.ReLU: 1, nn.Identity: 2, nn.ELU: 3, nn.Sigmoid: 4}
 
@@ -28,10 +30,12 @@ def activation_code(activation_fn: type[nn.Module]) -> int:
     return ACTIVATIONS[activation_fn]
 
 
-@njit(cache=True)
+# Inlined, so that a loop of activations over units or lanes compiles to vector instructions (in callers
+# compiled with ``error_model="numpy"``).
+@njit(cache=True, inline="always")
 def _activate(value: float, code: int) -> float:
     if code == 0:
-        return np.tanh(value)
+        return tanh(value)
     if code == 1:
         return max(value, 0.0)
     if code == 3:
@@ -79,8 +83,12 @@ def lane_forward(
             total = params[start + n_in] if with_bias else 0.0
             for i in range(n_in):
                 total += params[start + i] * work[0, i]
-            work[1, k] = total if layer == n_layers - 1 else _activate(total, activation)
+            work[1, k] = total
         offset += n_out * stride
+        # a loop of its own, over the units, vectorises
+        if layer < n_layers - 1:
+            for k in range(n_out):
+                work[1, k] = _activate(work[1, k], activation)
         for k in range(n_out):
             work[0, k] = work[1, k]
         if layer == n_layers - 2:
@@ -136,7 +144,7 @@ def lanes_forward(
                     last_hidden[k, lane] = values[k, lane]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mlp_forward(
     params: np.ndarray,
     inputs: np.ndarray,

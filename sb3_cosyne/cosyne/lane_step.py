@@ -90,7 +90,7 @@ def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarra
         first = False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def advance_lanes(
     record: bool,
     commit: bool,

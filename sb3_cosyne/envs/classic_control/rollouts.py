@@ -50,7 +50,7 @@ def env_observe(env: int, state: np.ndarray, obs: np.ndarray) -> None:
             obs[i] = np.float32(state[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def classic_rollouts(
     env: int,
     params: np.ndarray,
