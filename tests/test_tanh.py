@@ -5,7 +5,7 @@ import pytest
 from numba import njit
 
 from benchmarks.tanh_speed import libm_loop, measure, tanh_loop, ulp_difference
-from sb3_cosyne.cosyne.tanh import tanh
+from sb3_cosyne.cosyne.tanh import tanh, tanh_array
 
 
 def both(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +61,11 @@ def test_speed_benchmark_reports_both_and_their_agreement():
     assert result["ours ns"] > 0 and result["libm ns"] > 0
     assert result["libm / ours"] == pytest.approx(result["libm ns"] / result["ours ns"])
     assert 0 <= result["max ulp"] <= 2
+
+
+def test_array_version_is_the_scalar_one_entry_by_entry():
+    values = np.random.default_rng(3).standard_normal((7, 3)) * 4
+    ours, _ = both(values.ravel())
+    squashed = tanh_array(values)
+    assert squashed.shape == (7, 3) and squashed.dtype == np.float64
+    np.testing.assert_array_equal(squashed.ravel(), ours)

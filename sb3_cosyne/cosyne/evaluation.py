@@ -114,8 +114,8 @@ def _make_lanes(env: VecEnv):
 class _Actions:
     """
     Turns every lane's outputs into its action: Discrete actions come from the kernel as ints (Python ints pass
-    gymnasium's checks much faster than numpy scalars), float Box actions are squashed by numpy's ``tanh`` and
-    rescaled by :func:`~sb3_cosyne.cosyne.lane_step.box_actions`, other spaces go through ``outputs_to_actions``.
+    gymnasium's checks much faster than numpy scalars), float Box actions come from
+    :func:`~sb3_cosyne.cosyne.lane_step.box_actions`, other spaces go through ``outputs_to_actions``.
     """
 
     def __init__(self, action_space: spaces.Space, num_envs: int) -> None:
@@ -128,8 +128,6 @@ class _Actions:
             # The span in the space's dtype first, as numpy promotes it in outputs_to_actions.
             self.bounds = np.stack([low.ravel(), (high - low).ravel(), high.ravel()]).astype(np.float64)
             self.shape = (num_envs, *action_space.shape)
-            # tanh writes here: numpy is much slower in place
-            self.squashed = np.zeros((num_envs, self.bounds.shape[1]))
 
     def __call__(self, outputs: np.ndarray, lane_info: np.ndarray) -> np.ndarray | list:
         """
@@ -140,9 +138,8 @@ class _Actions:
         if self.discrete:
             return lane_info[:, ACTION].tolist()
         if self.box:
-            np.tanh(outputs, out=self.squashed)
-            actions = np.empty(self.squashed.shape, dtype=self.space.dtype)
-            box_actions(self.squashed, self.bounds, actions)
+            actions = np.empty((outputs.shape[0], self.bounds.shape[1]), dtype=self.space.dtype)
+            box_actions(outputs, self.bounds, actions)
             return actions if actions.shape == self.shape else actions.reshape(self.shape)
         return outputs_to_actions(outputs, self.space)
 

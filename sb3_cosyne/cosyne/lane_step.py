@@ -3,8 +3,8 @@ compute every busy lane's next network outputs, in one call.
 
 The arithmetic is exactly that of :func:`~sb3_cosyne.cosyne.spaces.preprocess_obs`, ``normalize`` and
 ``outputs_to_actions`` (numpy's), so that returns and observation statistics are those of the plain numpy
-formulation, bit for bit; only ``tanh`` of Box actions is left to numpy, whose vectorised ``tanh`` differs from
-libm's in the last bit. A call unboxes every argument anew, so the arguments are few arrays with named columns.
+formulation, bit for bit (``tanh`` of Box actions is :func:`~sb3_cosyne.cosyne.tanh.tanh` in both). A call
+unboxes every argument anew, so the arguments are few arrays with named columns.
 """
 
 import numpy as np
@@ -12,6 +12,7 @@ from numba import njit
 
 from sb3_cosyne.cosyne.forward import lane_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
+from sb3_cosyne.cosyne.tanh import tanh
 
 #: how a lane's last step ended (``lane_info[:, ENDED]``)
 RUNNING, DONE, INVALID = 0, 1, 2
@@ -197,20 +198,20 @@ def advance_lanes(
     return 0
 
 
-@njit(cache=True)
-def box_actions(squashed: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
+@njit(cache=True, error_model="numpy")
+def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
     """
-    Box actions from ``tanh``-squashed outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (squashed
-    + 1) * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
+    Box actions from network outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (tanh(output) + 1)
+    * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
 
-    :param squashed: squashed outputs, one row per action
+    :param outputs: network outputs, one row per action
     :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
     :param actions: receives the actions, shape ``(squashed.shape[0], bounds.shape[1])``
     """
     for row in range(actions.shape[0]):
         for i in range(actions.shape[1]):
             low, high = bounds[0, i], bounds[2, i]
-            value = low + 0.5 * (squashed[row, i] + 1.0) * bounds[1, i]
+            value = low + 0.5 * (tanh(outputs[row, i]) + 1.0) * bounds[1, i]
             if value < low:
                 value = low
             elif value > high:

@@ -7,6 +7,8 @@ two cannot drift apart.
 import numpy as np
 from gymnasium import spaces
 
+from sb3_cosyne.cosyne.tanh import tanh_array
+
 #: Normalised observations are clipped to this magnitude, as in SB3's ``VecNormalize``.
 OBS_CLIP = 10.0
 SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -120,7 +122,7 @@ def outputs_to_actions(outputs: np.ndarray, action_space: spaces.Space) -> np.nd
     batch = outputs.shape[0]
     if isinstance(action_space, spaces.Box):
         low, high = action_space.low.reshape(1, -1), action_space.high.reshape(1, -1)
-        squashed = np.tanh(outputs)
+        squashed = tanh_array(np.asarray(outputs, dtype=np.float64))
         actions = np.clip(low + 0.5 * (squashed + 1.0) * (high - low), low, high)
         return actions.reshape(batch, *action_space.shape).astype(action_space.dtype)
     if isinstance(action_space, spaces.Discrete):

@@ -77,3 +77,13 @@ def tanh(x: float) -> float:
     denominator = ((z + _Q[0]) * z + _Q[1]) * z + _Q[2] if small else exp_r * two_to_k + 1.0
     fraction = numerator / denominator
     return np.copysign(a + fraction if small else 1.0 - fraction, x)
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_array(values: np.ndarray) -> np.ndarray:
+    """:func:`tanh` of every entry of a two-dimensional array, as a new float64 array (for numpy callers)."""
+    out = np.empty(values.shape)
+    for row in range(values.shape[0]):
+        for column in range(values.shape[1]):
+            out[row, column] = tanh(values[row, column])
+    return out
