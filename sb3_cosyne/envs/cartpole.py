@@ -40,6 +40,7 @@ Gomez's ``gruau`` deque (which, unlike the paper, fills it with the network's sc
 return is then F. Keep ``max_episode_steps`` of ``gym.make`` at least ``damping_steps`` or F is never paid.
 """
 
+import functools
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -54,6 +55,7 @@ from sb3_cosyne.envs.render import draw
 DAMPING_WINDOW = 100
 
 
+@functools.cache  # shared: the env and the compiled rollouts only read these arrays
 def _observation_layout(n_poles: int, markov: bool) -> tuple[np.ndarray, np.ndarray]:
     """State indices observed and the divisor of each, as in Gomez's ``setupInput``."""
     if n_poles == 1:

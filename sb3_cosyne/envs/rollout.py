@@ -5,6 +5,8 @@ pass, the same action squashing to float32, the same damping window), so returns
 VecEnv path's, bit for bit.
 """
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -87,6 +89,13 @@ def network_outputs(
     lane_forward(net, work, layer_sizes, with_bias, activation, hidden)
 
 
+@functools.cache
+def _unit_stats(obs_dim: int) -> np.ndarray:
+    """Mean 0 and standard deviation 1, made once per size: the compiled rollouts only read them, and building
+    them anew cost a few microseconds per call, as much as hundreds of compiled steps."""
+    return np.vstack([np.zeros(obs_dim), np.ones(obs_dim)])
+
+
 def normalization(obs_stats: tuple[np.ndarray | None, np.ndarray | None], obs_dim: int) -> tuple[np.ndarray, bool]:
     """
     The observation statistics as the compiled rollouts take them.
@@ -96,7 +105,7 @@ def normalization(obs_stats: tuple[np.ndarray | None, np.ndarray | None], obs_di
     """
     mean, std = obs_stats
     if mean is None:
-        return np.vstack([np.zeros(obs_dim), np.ones(obs_dim)]), False
+        return _unit_stats(obs_dim), False
     return np.vstack([mean, std]).astype(np.float64), True
 
 
