@@ -84,14 +84,20 @@ def _seeded_starts(env: gym.Env, seeds: np.ndarray, state: Callable[[gym.Env], n
 
     :param state: reads the env's state in the layout the port's step reads
     """
-    unique, episode_seed = np.unique(seeds, return_inverse=True)
-    states, observations = [], []
-    for seed in unique:
+    # Plain Python for the few seeds of a generation: np.unique and np.stack cost more than the resets' bookkeeping.
+    flat = seeds.ravel().tolist()
+    unique = sorted(set(flat))
+    row = {seed: i for i, seed in enumerate(unique)}
+    states = observations = None
+    for i, seed in enumerate(unique):
         obs, _ = env.reset(seed=int(seed))
-        states.append(state(env))
-        observations.append(np.asarray(obs, dtype=np.float64).ravel())
-    episode_seed = episode_seed.ravel()
-    return np.stack(states)[episode_seed], np.stack(observations)[episode_seed]
+        start = state(env)
+        if states is None:
+            states, observations = np.empty((len(unique), start.size)), np.empty((len(unique), np.size(obs)))
+        states[i] = start
+        observations[i] = np.ravel(obs)
+    episode_seed = np.fromiter((row[seed] for seed in flat), dtype=np.intp, count=len(flat))
+    return states.take(episode_seed, axis=0), observations.take(episode_seed, axis=0)
 
 
 def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> CompiledRollout:

@@ -106,7 +106,7 @@ def normalization(obs_stats: tuple[np.ndarray | None, np.ndarray | None], obs_di
     mean, std = obs_stats
     if mean is None:
         return _unit_stats(obs_dim), False
-    return np.vstack([mean, std]).astype(np.float64), True
+    return np.array((np.ravel(mean), np.ravel(std)), dtype=np.float64), True
 
 
 #: the most carts a pole rollout advances at once: enough to fill the vector units, few enough to stay in cache
