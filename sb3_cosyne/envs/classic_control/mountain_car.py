@@ -54,7 +54,6 @@ def continuous_mountain_car_constants(env: Continuous_MountainCarEnv) -> np.ndar
             env.max_position,
             env.goal_position,
             env.goal_velocity,
-            2.0,  # the exponent of the action's cost (libm's pow, as ``math.pow``)
         ],
         dtype=np.float64,
     )
@@ -65,13 +64,13 @@ def continuous_mountain_car_state(env: Continuous_MountainCarEnv) -> np.ndarray:
     return np.array([*env.state, env.state.dtype == np.float32], dtype=np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _held(x: float, is_float32: bool) -> float:
     """``x`` as gymnasium holds it: rounded to float32 where gymnasium's variable is float32 (or meets one)."""
     return np.float64(np.float32(x)) if is_float32 else x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add(x: float, y: float, is_float32: bool) -> float:
     """``x + y`` as gymnasium computes it: in float32 where ``x`` is a float32 (``y`` rounded to float32 first)."""
     return np.float64(np.float32(x) + np.float32(y)) if is_float32 else x + y
@@ -87,7 +86,7 @@ def continuous_mountain_car_step(state: np.ndarray, action: float, constants: np
     :param constants: see :func:`continuous_mountain_car_constants`
     :return: the reward (100 on reaching the goal, minus 0.1 · action²) and whether the car reached the goal
     """
-    min_action, max_action, power, max_speed, min_position, max_position, goal_position, goal_velocity, two = constants
+    min_action, max_action, power, max_speed, min_position, max_position, goal_position, goal_velocity = constants
     position, velocity, stored_float32 = state[0], state[1], state[2] != 0.0
     a = np.float32(action)
     # 3 * position: float32 arithmetic on a float32 position; math.cos then computes in float64.
@@ -116,6 +115,7 @@ def continuous_mountain_car_step(state: np.ndarray, action: float, constants: np
     terminated = _held(position, position_float32) >= _held(goal_position, position_float32) and _held(
         velocity, velocity_float32
     ) >= _held(goal_velocity, velocity_float32)
-    reward = (100.0 if terminated else 0.0) - np.float64(a) ** two * 0.1
+    # gymnasium's math.pow(action, 2) is exact here, as the product is: a float32 squared fits a float64's mantissa
+    reward = (100.0 if terminated else 0.0) - (np.float64(a) * np.float64(a)) * 0.1
     state[0], state[1], state[2] = np.float32(position), np.float32(velocity), 1.0
     return reward, terminated
