@@ -85,12 +85,10 @@ def lane_forward(
                 total += params[start + i] * work[0, i]
             work[1, k] = total
         offset += n_out * stride
-        # a loop of its own, over the units, vectorises
-        if layer < n_layers - 1:
-            for k in range(n_out):
-                work[1, k] = _activate(work[1, k], activation)
+        hidden_layer = layer < n_layers - 1
+        # activations in a loop of their own, over the units, which vectorises
         for k in range(n_out):
-            work[0, k] = work[1, k]
+            work[0, k] = _activate(work[1, k], activation) if hidden_layer else work[1, k]
         if layer == n_layers - 2:
             for k in range(last_hidden.shape[0]):
                 last_hidden[k] = work[0, k]

@@ -206,7 +206,7 @@ def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) ->
 
     :param outputs: network outputs, one row per action
     :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
-    :param actions: receives the actions, shape ``(squashed.shape[0], bounds.shape[1])``
+    :param actions: receives the actions, shape ``(outputs.shape[0], bounds.shape[1])``
     """
     for row in range(actions.shape[0]):
         for i in range(actions.shape[1]):
