@@ -58,6 +58,9 @@ def step_functions(width: int, lanes: int, device: str) -> tuple[int, Callable[[
     stats = np.zeros((6, policy.obs_dim))
     stats[MEAN], stats[STD] = 0.0, 1.0
     network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
+    # Discrete actions: no Box bounds
+    step_args = (lane_info, lane_out, inputs, population, stats, True, *network)
+    no_box = (np.zeros((3, 0)), np.zeros((lanes, 0)))
     outputs = np.zeros((lanes, 4))
     net_inputs = np.zeros((lanes, policy.obs_dim))
     forward = TorchForward(policy, lanes, device)
@@ -66,10 +69,10 @@ def step_functions(width: int, lanes: int, device: str) -> tuple[int, Callable[[
         forward.assign(lane, lane)
 
     def numba_step() -> None:
-        advance_lanes(False, True, lane_info, lane_out, inputs, population, stats, True, *network, True, outputs, 0)
+        advance_lanes(False, True, *step_args, True, outputs, 0, *no_box)
 
     def torch_step() -> None:
-        advance_lanes(False, True, lane_info, lane_out, inputs, population, stats, True, *network, False, net_inputs, 0)
+        advance_lanes(False, True, *step_args, False, net_inputs, 0, *no_box)
         outputs[:], _ = forward(net_inputs)
         lane_info[:, ACTION] = outputs.argmax(axis=1)
 

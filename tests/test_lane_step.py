@@ -10,7 +10,15 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.lane_step import JOB, NEXT_SQ_SUM, NEXT_SUM, batch_statistics, box_actions, pairwise_sum
+from sb3_cosyne.cosyne.lane_step import (
+    JOB,
+    NEXT_SQ_SUM,
+    NEXT_SUM,
+    batch_statistics,
+    box_actions,
+    direct_call,
+    pairwise_sum,
+)
 from sb3_cosyne.cosyne.policies import MlpPolicy, RecurrentPolicy
 from sb3_cosyne.cosyne.spaces import normalize, outputs_to_actions, preprocess_obs
 
@@ -60,6 +68,42 @@ def test_box_actions_are_outputs_to_actions(space):
     expected = outputs_to_actions(outputs, space)
     np.testing.assert_array_equal(actions.reshape(expected.shape), expected)
     assert actions.dtype == expected.dtype
+
+
+def test_direct_call_computes_what_the_dispatcher_computes():
+    space = spaces.Box(-2.0, 3.0, shape=(3,), dtype=np.float32)
+    outputs = wide_values(np.random.default_rng(1), (50, 3))
+    bounds = np.stack([space.low, space.high - space.low, space.high]).astype(np.float64)
+    through_dispatcher, direct = np.empty((50, 3), np.float32), np.empty((50, 3), np.float32)
+    box_actions(outputs, bounds, through_dispatcher)
+    direct_call(box_actions, outputs, bounds, direct)(outputs, bounds, direct)
+    np.testing.assert_array_equal(direct, through_dispatcher)
+
+
+class ActionKeeper(gym.Wrapper):
+    """Keeps every action it is given, as a recording wrapper would."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.given: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def step(self, action):
+        self.given.append((action, np.array(action, copy=True)))
+        return self.env.step(action)
+
+
+@pytest.mark.parametrize("n_lanes", [1, 3])
+def test_box_actions_an_env_keeps_stay_as_given(n_lanes):
+    env = make_vec_env("Pendulum-v1", n_envs=n_lanes, wrapper_class=ActionKeeper)
+    policy = MlpPolicy(env.observation_space, env.action_space, net_arch=[4])
+    params = np.random.default_rng(0).uniform(-2, 2, size=(4, policy.num_params))
+    evaluate_networks(env, policy, params, np.arange(4).reshape(4, 1))
+    for lane_env in env.envs:
+        given = lane_env.get_wrapper_attr("given")
+        assert len(given) >= 200
+        assert all(np.array_equal(kept, copy) for kept, copy in given)
+        # the actions differ from step to step, so a reused buffer would have shown
+        assert len({float(copy[0]) for _, copy in given}) > 10
 
 
 def numpy_evaluation(env: DummyVecEnv, policy, params, seeds, obs_stats):

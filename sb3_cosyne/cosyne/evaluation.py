@@ -30,6 +30,7 @@ from sb3_cosyne.cosyne.lane_step import (
     SUM,
     advance_lanes,
     box_actions,
+    direct_call,
 )
 from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
@@ -114,8 +115,9 @@ def _make_lanes(env: VecEnv):
 class _Actions:
     """
     Turns every lane's outputs into its action: Discrete actions come from the kernel as ints (Python ints pass
-    gymnasium's checks much faster than numpy scalars), float Box actions come from
-    :func:`~sb3_cosyne.cosyne.lane_step.box_actions`, other spaces go through ``outputs_to_actions``.
+    gymnasium's checks much faster than numpy scalars), float Box actions from the kernel too
+    (:func:`~sb3_cosyne.cosyne.lane_step.box_actions`, into a fresh array each step, since an env may keep the
+    action it was given), other spaces go through ``outputs_to_actions``.
     """
 
     def __init__(self, action_space: spaces.Space, num_envs: int) -> None:
@@ -123,24 +125,32 @@ class _Actions:
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.start = int(action_space.start) if self.discrete else 0
         self.box = isinstance(action_space, spaces.Box) and np.issubdtype(action_space.dtype, np.floating)
+        #: the bounds the kernel squashes Box actions into (no columns: the kernel computes none)
+        self.bounds = np.zeros((3, 0))
+        #: what the kernel fills with Box actions: shape and dtype
+        self.buffer_shape, self.dtype = (num_envs, 0), np.dtype(np.float64)
         if self.box:
             low, high = action_space.low, action_space.high
             # The span in the space's dtype first, as numpy promotes it in outputs_to_actions.
             self.bounds = np.stack([low.ravel(), (high - low).ravel(), high.ravel()]).astype(np.float64)
+            self.buffer_shape, self.dtype = (num_envs, self.bounds.shape[1]), action_space.dtype
             self.shape = (num_envs, *action_space.shape)
 
-    def __call__(self, outputs: np.ndarray, lane_info: np.ndarray) -> np.ndarray | list:
+    def buffer(self) -> np.ndarray:
+        """An array for the kernel's Box actions."""
+        return np.empty(self.buffer_shape, dtype=self.dtype)
+
+    def __call__(self, outputs: np.ndarray, lane_info: np.ndarray, box: np.ndarray) -> np.ndarray | list:
         """
         :param outputs: every lane's outputs (zeros for idle lanes)
         :param lane_info: every lane's Discrete action in its ``ACTION`` column
+        :param box: every lane's Box action, as the kernel computed them from ``outputs``
         :return: one action per lane
         """
         if self.discrete:
             return lane_info[:, ACTION].tolist()
         if self.box:
-            actions = np.empty((outputs.shape[0], self.bounds.shape[1]), dtype=self.space.dtype)
-            box_actions(outputs, self.bounds, actions)
-            return actions if actions.shape == self.shape else actions.reshape(self.shape)
+            return box if box.shape == self.shape else box.reshape(self.shape)
         return outputs_to_actions(outputs, self.space)
 
 
@@ -202,11 +212,15 @@ def evaluate_networks(
         stats[MEAN], stats[STD] = mean, std
     outputs = np.zeros((num_envs, int(policy.layer_sizes[-1])))
     to_actions = _Actions(env.action_space, num_envs)
-    network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
+    box = to_actions.buffer()
+    kernel_args = (lane_info, lane_out, inputs, lane_nets, stats, normalize, policy.layer_sizes, policy.with_bias)
+    kernel_args += (policy.activation_code,)
+    net_inputs = outputs
     if torch_forward is not None:
         torch_forward.load(params)
         # The kernel leaves the networks' inputs here for torch.
         net_inputs = np.zeros((num_envs, int(policy.layer_sizes[0])))
+    kernel = direct_call(advance_lanes, True, True, *kernel_args, True, net_inputs, 0, to_actions.bounds, box)
     obs_count = 0
     next_job = 0
 
@@ -247,21 +261,21 @@ def evaluate_networks(
         return net, episode
 
     def advance(record: bool, commit: bool) -> int:
+        nonlocal box
         if one_hot:
             inputs[busy] = preprocess_obs(obs_buf[busy], obs_space)
+        if to_actions.box:
+            box = to_actions.buffer()
         if torch_forward is None:
-            return advance_lanes(
-                record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, True, outputs,
-                to_actions.start,
-            )  # fmt: skip
-        n_ended = advance_lanes(
-            record, commit, lane_info, lane_out, inputs, lane_nets, stats, normalize, *network, False, net_inputs, 0
-        )
+            return kernel(record, commit, *kernel_args, True, outputs, to_actions.start, to_actions.bounds, box)
+        n_ended = kernel(record, commit, *kernel_args, False, net_inputs, 0, to_actions.bounds, box)
         if not n_ended:
             outputs[:], hidden = torch_forward(net_inputs)
             idle = lane_job < 0
             outputs[idle] = 0.0
             lane_info[:, ACTION] = outputs.argmax(axis=1) + to_actions.start
+            if to_actions.box:
+                box_actions(outputs, to_actions.bounds, box)
             if hidden is not None:
                 lane_nets[:, n_params:] = hidden
         return n_ended
@@ -278,7 +292,7 @@ def evaluate_networks(
         # The inputs the last call read are stepped now: their statistics count from the next call on.
         stepped = len(busy) if normalize else 0
         try:
-            lanes.step(busy, to_actions(outputs, lane_info), obs_buf, lane_out)
+            lanes.step(busy, to_actions(outputs, lane_info, box), obs_buf, lane_out)
         except Exception as error:
             raise env_error(error, lanes.lane) from error
         # Records this step and, unless an episode ended, computes the next actions.

@@ -7,8 +7,12 @@ formulation, bit for bit (``tanh`` of Box actions is :func:`~sb3_cosyne.cosyne.t
 unboxes every argument anew, so the arguments are few arrays with named columns.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from numba import njit
+from numba import njit, typeof
+from numba.core.dispatcher import Dispatcher
 
 from sb3_cosyne.cosyne.forward import lane_forward
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
@@ -92,6 +96,27 @@ def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarra
 
 
 @njit(cache=True, error_model="numpy")
+def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
+    """
+    Box actions from network outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (tanh(output) + 1)
+    * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
+
+    :param outputs: network outputs, one row per action
+    :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
+    :param actions: receives the actions, shape ``(outputs.shape[0], bounds.shape[1])``
+    """
+    for row in range(actions.shape[0]):
+        for i in range(actions.shape[1]):
+            low, high = bounds[0, i], bounds[2, i]
+            value = low + 0.5 * (tanh(outputs[row, i]) + 1.0) * bounds[1, i]
+            if value < low:
+                value = low
+            elif value > high:
+                value = high
+            actions[row, i] = value
+
+
+@njit(cache=True, error_model="numpy")
 def advance_lanes(
     record: bool,
     commit: bool,
@@ -107,10 +132,12 @@ def advance_lanes(
     forward: bool,
     outputs: np.ndarray,
     action_start: int,
+    bounds: np.ndarray,
+    actions: np.ndarray,
 ) -> int:
     """
     One batched step of the busy lanes: record the step just taken, then, unless an episode ended, compute the
-    next outputs (and Discrete actions).
+    next outputs (and Discrete or Box actions).
 
     :param record: whether a step was taken since the last call: add each busy lane's reward to its episode's
         return and length, and set its ``ENDED`` to ``DONE`` if its episode is over, ``INVALID`` if its reward or
@@ -130,6 +157,9 @@ def advance_lanes(
         observation, then recurrent state) for a forward pass elsewhere
     :param outputs: receives every lane's outputs (zeros for idle lanes)
     :param action_start: the start of a Discrete action space (0 otherwise)
+    :param bounds: a float Box action space's bounds as :func:`box_actions` takes them; with no columns (other
+        spaces), no Box actions are computed
+    :param actions: receives every lane's Box action after a forward (:func:`box_actions` of ``outputs``)
     :return: the number of episodes that ended (the outputs are then not computed)
     """
     if commit:
@@ -195,25 +225,20 @@ def advance_lanes(
             if k > 0 and not np.isnan(h[best]) and (np.isnan(h[k]) or h[k] > h[best]):
                 best = k
         lane_info[lane, ACTION] = best + action_start
+    if forward and bounds.shape[1]:
+        # Here rather than in a call of its own: entering a compiled function costs more than the arithmetic.
+        box_actions(outputs, bounds, actions)
     return 0
 
 
-@njit(cache=True, error_model="numpy")
-def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
+def direct_call(kernel: Dispatcher, *args: Any) -> Callable[..., Any]:
     """
-    Box actions from network outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (tanh(output) + 1)
-    * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
+    ``kernel`` compiled for the types of ``args``, to be called without the dispatcher: a dispatcher works out
+    the types of every argument at every call, a third of the cost of entering a kernel with a dozen arguments.
 
-    :param outputs: network outputs, one row per action
-    :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
-    :param actions: receives the actions, shape ``(outputs.shape[0], bounds.shape[1])``
+    :param kernel: a Numba-compiled function
+    :param args: arguments of the types every later call will pass (arrays: same dtype, dimensions and layout,
+        which the compiled function does not check)
+    :return: the compiled function for these types
     """
-    for row in range(actions.shape[0]):
-        for i in range(actions.shape[1]):
-            low, high = bounds[0, i], bounds[2, i]
-            value = low + 0.5 * (tanh(outputs[row, i]) + 1.0) * bounds[1, i]
-            if value < low:
-                value = low
-            elif value > high:
-                value = high
-            actions[row, i] = value
+    return kernel.compile(tuple(typeof(arg) for arg in args))
