@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from benchmarks import forward_training, scaling, task_round_trip
+from benchmarks import forward_training, overhead, scaling, task_round_trip
+from sb3_cosyne.cosyne.lane_step import advance_lanes, direct_call
 
 
 def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical(monkeypatch):
@@ -73,3 +74,19 @@ def test_task_round_trip_times_both_kinds_of_wait():
         assert row["backend"] == "SubprocEvaluator"
         # CPU time is read in clock ticks (10 ms): a few short tasks may read as none.
         assert row["round trip ms (median)"] > 0 and row["CPU ms per task, worker"] >= 0
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_overhead_floor_enters_a_kernel_with_the_lane_steps_argument_types(env_id):
+    model = overhead.build_model(env_id, 2, seed=0)
+    model.learn(300)
+    compiled = len(advance_lanes.overloads)
+    # the evaluation compiled (or loaded) the lane step for these types: resolving them again adds nothing
+    direct_call(advance_lanes, *overhead.lane_step_arguments(model, 2))
+    assert len(advance_lanes.overloads) == compiled
+
+
+def test_overhead_measures_one_run_and_its_replays():
+    repeat = overhead.measure("CartPole-v1", lanes=2, steps=300, seed=0, render_mode=None)
+    assert repeat.steps >= 300
+    assert min(repeat.rollout_s, repeat.replay_s, repeat.floor_s, repeat.random_s) > 0

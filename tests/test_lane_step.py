@@ -70,14 +70,25 @@ def test_box_actions_are_outputs_to_actions(space):
     assert actions.dtype == expected.dtype
 
 
-def test_direct_call_computes_what_the_dispatcher_computes():
+@pytest.mark.parametrize("rows", [slice(None), slice(None, None, 2)])
+def test_direct_call_computes_what_the_dispatcher_computes(rows):
     space = spaces.Box(-2.0, 3.0, shape=(3,), dtype=np.float32)
-    outputs = wide_values(np.random.default_rng(1), (50, 3))
+    outputs = wide_values(np.random.default_rng(1), (100, 3))[rows]
+    n = outputs.shape[0]
     bounds = np.stack([space.low, space.high - space.low, space.high]).astype(np.float64)
-    through_dispatcher, direct = np.empty((50, 3), np.float32), np.empty((50, 3), np.float32)
+    through_dispatcher, direct = np.empty((n, 3), np.float32), np.empty((n, 3), np.float32)
     box_actions(outputs, bounds, through_dispatcher)
     direct_call(box_actions, outputs, bounds, direct)(outputs, bounds, direct)
     np.testing.assert_array_equal(direct, through_dispatcher)
+
+
+def test_direct_call_resolves_once_per_argument_types():
+    bounds, outputs = np.zeros((3, 2)), np.zeros((4, 2))
+    first = direct_call(box_actions, outputs, bounds, np.empty((4, 2), np.float32))
+    assert direct_call(box_actions, np.ones((9, 2)), bounds, np.empty((9, 2), np.float32)) is first
+    # another dtype, or a layout the first does not read right (rows apart), is another compiled function
+    assert direct_call(box_actions, outputs, bounds, np.empty((4, 2))) is not first
+    assert direct_call(box_actions, np.zeros((8, 2))[::2], bounds, np.empty((4, 2), np.float32)) is not first
 
 
 class ActionKeeper(gym.Wrapper):
