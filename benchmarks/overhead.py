@@ -136,7 +136,8 @@ def enter(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) 
 def lane_step_arguments(model: CoSyNE, lanes: int) -> tuple:
     """Arguments of the types and shapes the VecEnv path's lane step takes for ``model`` on ``lanes`` lanes."""
     policy, space = model.policy, model.action_space
-    width = int(np.prod(space.shape)) if isinstance(space, gym.spaces.Box) else 0
+    float_box = isinstance(space, gym.spaces.Box) and np.issubdtype(space.dtype, np.floating)
+    width = int(np.prod(space.shape)) if float_box else 0
     box_dtype = space.dtype if width else np.float64
     arrays = (
         np.zeros((lanes, 3), dtype=np.int64),

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
 from gymnasium import spaces
+from numba import njit
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from sb3_cosyne import CoSyNE
 from sb3_cosyne.cosyne.evaluation import evaluate_networks
@@ -89,6 +90,20 @@ def test_direct_call_resolves_once_per_argument_types():
     # another dtype, or a layout the first does not read right (rows apart), is another compiled function
     assert direct_call(box_actions, outputs, bounds, np.empty((4, 2))) is not first
     assert direct_call(box_actions, np.zeros((8, 2))[::2], bounds, np.empty((4, 2), np.float32)) is not first
+    readonly = outputs.copy()
+    readonly.flags.writeable = False
+    assert direct_call(box_actions, readonly, bounds, np.empty((4, 2), np.float32)) is not first
+
+
+def test_direct_call_keys_ints_by_their_numba_type():
+    @njit
+    def identity(value):
+        return value
+
+    assert direct_call(identity, 2**62) is direct_call(identity, 5)
+    big = direct_call(identity, 2**63)  # beyond int64: Numba types it uint64
+    assert big is not direct_call(identity, 5)
+    assert big(2**63) == 2**63
 
 
 class ActionKeeper(gym.Wrapper):
@@ -103,13 +118,16 @@ class ActionKeeper(gym.Wrapper):
         return self.env.step(action)
 
 
+@pytest.mark.parametrize("vec_wrapper", [None, VecMonitor])
 @pytest.mark.parametrize("n_lanes", [1, 3])
-def test_box_actions_an_env_keeps_stay_as_given(n_lanes):
-    env = make_vec_env("Pendulum-v1", n_envs=n_lanes, wrapper_class=ActionKeeper)
+def test_box_actions_an_env_keeps_stay_as_given(n_lanes, vec_wrapper):
+    lanes = DummyVecEnv([lambda: ActionKeeper(gym.make("Pendulum-v1")) for _ in range(n_lanes)])
+    # a VecEnv wrapper makes the lanes step together, through the VecEnv's step
+    env = lanes if vec_wrapper is None else vec_wrapper(lanes)
     policy = MlpPolicy(env.observation_space, env.action_space, net_arch=[4])
     params = np.random.default_rng(0).uniform(-2, 2, size=(4, policy.num_params))
     evaluate_networks(env, policy, params, np.arange(4).reshape(4, 1))
-    for lane_env in env.envs:
+    for lane_env in lanes.envs:
         given = lane_env.get_wrapper_attr("given")
         assert len(given) >= 200
         assert all(np.array_equal(kept, copy) for kept, copy in given)

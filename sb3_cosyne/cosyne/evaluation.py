@@ -80,6 +80,8 @@ class _VecLanes:
         if self.actions is None:
             # Idle lanes must still receive a valid action; their transitions are ignored.
             self.actions = np.repeat(actions[busy[:1]], self.env.num_envs, axis=0)
+        # A new array each step: an env (or a VecEnv wrapper) may keep the actions it was given.
+        self.actions = self.actions.copy()
         self.actions[busy] = actions[busy]
         obs, rewards, dones, _ = self.env.step(self.actions)
         obs_out[busy] = obs[busy]

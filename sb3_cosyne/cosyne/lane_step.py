@@ -231,17 +231,22 @@ def advance_lanes(
     return 0
 
 
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 #: the compiled functions :func:`direct_call` resolved, by kernel and argument types
 _RESOLVED: dict[tuple, Callable[..., Any]] = {}
 
 
-def _type_key(arg: Any) -> tuple | type:
-    """What Numba's type of ``arg`` depends on, read in a fraction of the time ``numba.typeof`` takes."""
+def _type_key(arg: Any) -> Any:
+    """
+    What Numba's type of ``arg`` depends on, read in a fraction of the time ``numba.typeof`` takes for arrays,
+    bools, floats and the ints Numba types as int64; anything else is keyed by its Numba type.
+    """
     if isinstance(arg, np.ndarray):
         flags = arg.flags
         return arg.dtype, arg.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
-    # Python ints are int64 to Numba unless beyond its range: the kernels' ints are sizes and codes.
-    return type(arg)
+    if type(arg) in (bool, float) or (type(arg) is int and _INT64_MIN <= arg <= _INT64_MAX):
+        return type(arg)
+    return typeof(arg)
 
 
 def direct_call(kernel: Dispatcher, *args: Any) -> Callable[..., Any]:
