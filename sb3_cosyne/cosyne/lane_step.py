@@ -95,11 +95,27 @@ def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarra
         first = False
 
 
+@njit(cache=True, inline="always")
+def box_action(output: float, low: float, span: float, high: float) -> float:
+    """
+    One entry of a Box action from a network output, as ``outputs_to_actions`` computes it: ``low + 0.5 *
+    (tanh(output) + 1) * span``, clipped to ``[low, high]`` (NaN passes), in float64. Inlined into every
+    compiled path that makes Box actions, so that they all compute the same.
+
+    :param span: ``high - low`` (computed in the space's dtype)
+    """
+    value = low + 0.5 * (tanh(output) + 1.0) * span
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+
+
 @njit(cache=True, error_model="numpy")
 def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
     """
-    Box actions from network outputs, as ``outputs_to_actions`` computes them: ``low + 0.5 * (tanh(output) + 1)
-    * (high - low)``, clipped to ``[low, high]`` (NaN passes), cast to the actions' dtype.
+    Box actions from network outputs (:func:`box_action` of each), cast to the actions' dtype.
 
     :param outputs: network outputs, one row per action
     :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
@@ -107,13 +123,7 @@ def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) ->
     """
     for row in range(actions.shape[0]):
         for i in range(actions.shape[1]):
-            low, high = bounds[0, i], bounds[2, i]
-            value = low + 0.5 * (tanh(outputs[row, i]) + 1.0) * bounds[1, i]
-            if value < low:
-                value = low
-            elif value > high:
-                value = high
-            actions[row, i] = value
+            actions[row, i] = box_action(outputs[row, i], bounds[0, i], bounds[1, i], bounds[2, i])
 
 
 @njit(cache=True, error_model="numpy")

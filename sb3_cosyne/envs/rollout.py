@@ -11,8 +11,8 @@ import numpy as np
 from numba import njit
 
 from sb3_cosyne.cosyne.forward import lane_forward, lanes_forward
+from sb3_cosyne.cosyne.lane_step import box_action
 from sb3_cosyne.cosyne.spaces import OBS_CLIP
-from sb3_cosyne.cosyne.tanh import tanh
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
 from sb3_cosyne.envs.physics import VECTOR_LANES, advance_lanes, force_from_action, lane_failed
 
@@ -194,7 +194,7 @@ def pole_rollouts(
                 values[0, lane] = net_work[0, 0]
         for lane in range(n_busy):
             # The Box(-1, 1) action as outputs_to_actions makes it, float32 included.
-            action = np.float32(min(max(-1.0 + 0.5 * (tanh(values[0, lane]) + 1.0) * 2.0, -1.0), 1.0))
+            action = np.float32(box_action(values[0, lane], -1.0, 2.0, 1.0))
             forces[lane] = force_from_action(np.float64(action))
         advance_lanes(states, forces, n_busy, physics_work)
         lane = 0

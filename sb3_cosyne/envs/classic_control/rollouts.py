@@ -13,7 +13,7 @@ network's), delete the ``__pycache__`` ``*.nbi``/``*.nbc`` files or touch this f
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.tanh import tanh
+from sb3_cosyne.cosyne.lane_step import box_action
 from sb3_cosyne.envs.classic_control.acrobot import acrobot_observe, acrobot_step
 from sb3_cosyne.envs.classic_control.cartpole import cartpole_step
 from sb3_cosyne.envs.classic_control.mountain_car import continuous_mountain_car_step, mountain_car_step
@@ -103,8 +103,8 @@ def classic_rollouts(
             if discrete:
                 action = np.float64(np.argmax(net_work[0, : layer_sizes[-1]]))
             else:
-                scaled = action_low + 0.5 * (tanh(net_work[0, 0]) + 1.0) * (action_high - action_low)
-                action = np.float64(np.float32(min(max(scaled, action_low), action_high)))
+                scaled = box_action(net_work[0, 0], action_low, action_high - action_low, action_high)
+                action = np.float64(np.float32(scaled))
             reward, terminated = env_step(env, state, action, constants)
             total += reward
             steps += 1
