@@ -215,8 +215,8 @@ def evaluate_networks(
     outputs = np.zeros((num_envs, int(policy.layer_sizes[-1])))
     to_actions = _Actions(env.action_space, num_envs)
     box = to_actions.buffer()
-    kernel_args = (lane_info, lane_out, inputs, lane_nets, stats, normalize, policy.layer_sizes, policy.with_bias)
-    kernel_args += (policy.activation_code,)
+    network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
+    kernel_args = (lane_info, lane_out, inputs, lane_nets, stats, normalize, *network)
     net_inputs = outputs
     if torch_forward is not None:
         torch_forward.load(params)
