@@ -36,8 +36,8 @@ import numpy as np
 
 from benchmarks.paper_table import TASKS
 from sb3_cosyne import CoSyNE, LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.lanes import evaluate_networks
 from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
 
 #: the pole tasks' networks, from the paper table's settings

@@ -22,9 +22,9 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 
-from sb3_cosyne.cosyne.lane_step import ACTION, JOB, MEAN, STD, advance_lanes
-from sb3_cosyne.cosyne.policies import MlpPolicy
-from sb3_cosyne.cosyne.torch_forward import TorchForward
+from sb3_cosyne.algorithm.policies import MlpPolicy
+from sb3_cosyne.evaluation.lane_step import ACTION, JOB, MEAN, STD, advance_lanes
+from sb3_cosyne.networks.torch_forward import TorchForward
 
 OBSERVATION_SPACE = spaces.Box(-np.inf, np.inf, shape=(24,), dtype=np.float32)
 ACTION_SPACE = spaces.Discrete(4)
@@ -63,7 +63,7 @@ def step_functions(width: int, lanes: int, device: str) -> tuple[int, Callable[[
     no_box = (np.zeros((3, 0)), np.zeros((lanes, 0)))
     outputs = np.zeros((lanes, 4))
     net_inputs = np.zeros((lanes, policy.obs_dim))
-    forward = TorchForward(policy, lanes, device)
+    forward = TorchForward(policy.network, lanes, device)
     forward.load(population)
     for lane in range(lanes):
         forward.assign(lane, lane)

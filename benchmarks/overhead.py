@@ -40,7 +40,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne.lane_step import direct_call
+from sb3_cosyne.evaluation.lane_step import direct_call
 from sb3_cosyne.hyperparams import tuned_or_default
 
 CLASSIC_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1")

@@ -31,23 +31,30 @@ Counting, stated openly:
 
 Usage::
 
-    python -m benchmarks.paper_table [--runs 50] [--tasks 1a 1b 2a 2b 2b-damping] [--json out.json] [--markdown out.md]
+    python -m benchmarks.paper_table [--runs 50] [--tasks 1a 1b 2a 2b 2b-damping] [--out out.json] [--markdown out.md]
+
+The published table comes from::
+
+    python -m benchmarks.paper_table --runs 50 --max-evaluations 20000 --max-cpu 30 --out docs/results/paper_table.json
+
+then ``python -m benchmarks.render`` (which fills the docs' ``<!-- results: paper_table -->`` tables from it).
 """
 
 import argparse
-import json
-import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
 
+from benchmarks.paper_table_report import markdown_table, task_row
+from benchmarks.provenance import make_document, write_document
 from sb3_cosyne import CoSyNEStrategy, LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.fast_path import compiled_rollout
-from sb3_cosyne.envs.generalization import compiled_generalization_score
+from sb3_cosyne.evaluation.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.pole_rollout import compiled_generalization_score
 
 SOLVED_STEPS = 100_000
 
@@ -122,64 +129,69 @@ def run(task: Task, seed: int, max_evaluations: int, max_cpu: float, init_scale:
                 solution = best
         strategy.tell(fitness)
     cpu = time.process_time() - start
-    score = None if solution is None else compiled_generalization_score(policy, solution, task.env_id)
+    score = (
+        None
+        if solution is None
+        else compiled_generalization_score(policy.network, solution, task.env_id, obs_stats=policy.obs_stats())
+    )
     return {"seed": seed, "solved": solution is not None, "evaluations": evaluations, "cpu_s": cpu, "generalization": score}
 
 
-def summary_row(task: Task, records: list[dict[str, Any]]) -> str:
-    """One markdown row: our mean / median / failures beside the paper's numbers."""
-    solved = [r for r in records if r["solved"]]
-    evals = [r["evaluations"] for r in solved]
-    scores = [r["generalization"] for r in solved]
-    mean = statistics.mean(evals) if evals else float("nan")
-    others = ", ".join(f"{name} {value:,}" for name, value in task.paper_others.items())
-    return (
-        f"| {task.name} | {mean:,.0f} | {statistics.median(evals) if evals else float('nan'):,.0f} | "
-        f"{len(records) - len(solved)}/{len(records)} | {task.paper_cosyne:,} | {mean / task.paper_cosyne:.2f} | {others} | "
-        f"{statistics.mean(r['cpu_s'] for r in records):.2f} | "
-        f"{statistics.median(scores) if scores else float('nan'):.0f} ({sum(s >= 200 for s in scores)}/{len(scores)} ≥ 200) |"
-    )
+def task_results(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """
+    :param task: a row of the paper's tables
+    :param records: its runs, one per seed
+    :return: the task as the results document holds it: its name, the paper's numbers and every run
+    """
+    return {"name": task.name, "paper_cosyne": task.paper_cosyne, "paper_others": task.paper_others, "runs": records}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """
+    :return: command-line arguments
+    """
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--max-evaluations", type=int, default=20_000, help="a run that needs more counts as failed")
     parser.add_argument("--max-cpu", type=float, default=30.0, help="CPU seconds after which a run counts as failed")
     parser.add_argument("--init-scale", type=float, help="initial weights in [-s, s] for every task (default: per task)")
-    parser.add_argument("--json", help="write every run's record to this file")
-    parser.add_argument("--markdown", help="write the table to this file")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--out",
+        "--json",
+        type=Path,
+        help="write the results document (every run, command, machine) here; published: docs/results/paper_table.json",
+    )
+    parser.add_argument("--markdown", type=Path, help="write the table to this file")
+    return parser.parse_args()
 
+
+def main() -> None:
+    """Run the tasks, print their rows as they finish, then the table; write the results document and table."""
+    args = parse_args()
     gym.logger.min_level = 40  # the envs' unbounded observation space is intended
     started = time.process_time()
-    results, rows = {}, []
+    results = {}
     for key in args.tasks:
         task = TASKS[key]
-        results[key] = [run(task, seed, args.max_evaluations, args.max_cpu, args.init_scale) for seed in range(args.runs)]
-        rows.append(summary_row(task, results[key]))
-        print(rows[-1], flush=True)
-    header = (
-        "| task | mean evaluations | median | failed | paper CoSyNE | ratio to paper | paper's others | "
-        "CPU s per run | generalization (median of 625) |\n|---|---|---|---|---|---|---|---|---|"
-    )
-    table = "\n".join([header, *rows])
-    total = time.process_time() - started
-    command = (
-        f"python -m benchmarks.paper_table --runs {args.runs} --max-evaluations {args.max_evaluations} "
-        f"--max-cpu {args.max_cpu:g}"
-    )
-    footer = f"\n\n{args.runs} runs per task, total {total:.0f} CPU s (one core), `{command}`."
-    print("\n" + table + footer)
+        records = [run(task, seed, args.max_evaluations, args.max_cpu, args.init_scale) for seed in range(args.runs)]
+        results[key] = task_results(task, records)
+        print(task_row(results[key]), flush=True)
+    settings = {
+        "runs": args.runs,
+        "max_evaluations": args.max_evaluations,
+        "max_cpu": args.max_cpu,
+        "init_scale": args.init_scale,
+    }
+    document = make_document("paper_table", "benchmarks.paper_table", list(range(args.runs)), settings, results)
+    document["total_cpu_s"] = time.process_time() - started
+    footer = f"{args.runs} runs per task, total {document['total_cpu_s']:.0f} CPU s (one core), `{document['command']}`."
+    table = markdown_table(document)
+    print(f"\n{table}\n\n{footer}")
     if args.markdown:
-        with open(args.markdown, "w") as file:
-            file.write(table + footer + "\n")
-    if args.json:
-        with open(args.json, "w") as file:
-            json.dump(
-                {"runs": args.runs, "init_scale": args.init_scale, "results": results, "total_cpu_s": total}, file, indent=1
-            )
+        args.markdown.write_text(f"{table}\n\n{footer}\n")
+    if args.out:
+        write_document(args.out, document)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.tanh import tanh
+from sb3_cosyne.networks.activations import tanh
 
 
 @njit(cache=True, error_model="numpy")

@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.scaling import cpu_seconds
 from sb3_cosyne import CoSyNE, RayEvaluator, SubprocEvaluator
-from sb3_cosyne.cosyne.evaluator import Block, QueuedPool
+from sb3_cosyne.evaluation.evaluator import Block, QueuedPool
 
 
 def round_trips(pool: QueuedPool, args: tuple, n_tasks: int, pause_s: float, worker_pid: int) -> dict[str, float]:
@@ -61,7 +61,7 @@ def measure(backend: str, n_tasks: int, pause_s: float) -> list[dict[str, Any]]:
     else:
         evaluator = SubprocEvaluator("CartPole-v1", n_workers=1)
     try:
-        evaluator.setup(policy, fast_path=True)
+        evaluator.setup(policy.network, fast_path=True)
         if backend == "Ray":
             worker_pid = ray.get(evaluator.actors[0].__ray_call__.remote(lambda _: os.getpid()))
         else:

@@ -1,11 +1,19 @@
-"""Small envs for every observation and action space kind CoSyNE supports; the fast path vs VecEnv path check."""
+"""
+Small envs for every observation and action space kind CoSyNE supports; the fast path vs VecEnv path check;
+gymnasium's own ``TimeLimit`` kept for every test (see ``rl_zoo3``).
+"""
+
+import sys
 
 import gymnasium as gym
+import gymnasium.envs.registration
+import gymnasium.wrappers.common
 import numpy as np
+import pytest
 from gymnasium import spaces
 
-from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.lanes import EvaluationResult, evaluate_networks
 
 
 class SpaceEnv(gym.Env):
@@ -67,3 +75,89 @@ def assert_fast_path_equals_vec_env_path(env, policy, params, seeds, stats) -> E
     np.testing.assert_allclose(fast.obs_sum, slow.obs_sum, rtol=1e-12)
     np.testing.assert_allclose(fast.obs_sq_sum, slow.obs_sq_sum, rtol=1e-12)
     return fast
+
+
+# rl_zoo3's import replaces gymnasium's TimeLimit with its PatchedTimeLimit (rl_zoo3/gym_patches.py), for the whole
+# process: imported while collecting, it would run every later test of the worker on rl_zoo3's wrapper, which is
+# not among the standard wrappers the compiled fast path sees through. Test modules import rl_zoo3 (and modules
+# that import it: sb3_cosyne.compare.cli and .runs) only inside tests that take the rl_zoo3 fixture, or in a subprocess.
+GYMNASIUM_TIME_LIMIT = next(
+    cls
+    for cls in gymnasium.wrappers.TimeLimit.__mro__
+    if cls.__name__ == "TimeLimit" and cls.__module__.startswith("gymnasium.")
+)
+_NUMPY_BOOL8 = np.__dict__.get("bool8")  # rl_zoo3 also sets np.bool8 = np.bool_
+
+
+def _time_limit_holders() -> dict:
+    """The modules whose ``TimeLimit`` rl_zoo3 overwrites (``gymnasium.wrappers.time_limit`` before gymnasium 1.0)."""
+    names = ["gymnasium.wrappers", "gymnasium.wrappers.common", "gymnasium.wrappers.time_limit", "gymnasium.envs.registration"]
+    return {name: sys.modules[name] for name in names if hasattr(sys.modules.get(name), "TimeLimit")}
+
+
+def patched_time_limits() -> list[str]:
+    """Where ``TimeLimit`` is not gymnasium's own class, as ``module.TimeLimit = its class``."""
+    return [
+        f"{name}.TimeLimit = {module.TimeLimit.__module__}.{module.TimeLimit.__qualname__}"
+        for name, module in _time_limit_holders().items()
+        if module.TimeLimit is not GYMNASIUM_TIME_LIMIT
+    ]
+
+
+def restore_gymnasium() -> None:
+    """Undo what importing rl_zoo3 did to gymnasium and numpy."""
+    for module in _time_limit_holders().values():
+        module.TimeLimit = GYMNASIUM_TIME_LIMIT
+    if _NUMPY_BOOL8 is None:
+        np.__dict__.pop("bool8", None)
+    else:
+        np.bool8 = _NUMPY_BOOL8
+
+
+_collection_patched: list[str] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if GYMNASIUM_TIME_LIMIT.__module__.split(".")[0] != "gymnasium" or patched_time_limits():
+        message = (
+            "collecting the tests replaced gymnasium's TimeLimit ("
+            + "; ".join(patched_time_limits())
+            + "): a test module imports rl_zoo3 at import time. Import it inside the tests, with the rl_zoo3 fixture."
+        )
+        if not hasattr(session.config, "workerinput"):
+            raise pytest.UsageError(message)
+        # A pytest-xdist worker would report a UsageError as a bare crash: every test fails with the message instead.
+        _collection_patched.append(message)
+
+
+@pytest.fixture(autouse=True)
+def _gymnasium_keeps_its_time_limit(request):
+    if _collection_patched:
+        pytest.fail(_collection_patched[0], pytrace=False)
+    yield
+    patched = patched_time_limits()
+    if patched:
+        restore_gymnasium()
+        pytest.fail(
+            f"{request.node.nodeid} left gymnasium's TimeLimit replaced ({'; '.join(patched)}): take the rl_zoo3 fixture, "
+            "or import rl_zoo3 in a subprocess",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def rl_zoo3():
+    """
+    rl_zoo3, imported with its patches in force for one test, as in rl_zoo3's own scripts; gymnasium's own
+    ``TimeLimit`` (and numpy's attributes) are put back after it.
+    """
+    zoo = pytest.importorskip("rl_zoo3", reason="needs rl_zoo3 (the zoo and compare extras)")
+    # A test before this one may have put gymnasium's own class back: patch as rl_zoo3's first import did.
+    patched_class = sys.modules["rl_zoo3.gym_patches"].PatchedTimeLimit
+    for module in _time_limit_holders().values():
+        module.TimeLimit = patched_class
+    np.bool8 = np.bool_
+    try:
+        yield zoo
+    finally:
+        restore_gymnasium()

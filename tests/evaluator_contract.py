@@ -18,8 +18,8 @@ from test_evaluator import FaultyEnv
 from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne.evaluation import EnvStepError
-from sb3_cosyne.cosyne.evaluator import EvaluationCall
+from sb3_cosyne.evaluation.evaluator import EvaluationCall
+from sb3_cosyne.evaluation.lanes import EnvStepError
 
 __all__ = [
     "test_a_dead_worker_raises_and_is_replaced_at_the_next_learn",
@@ -205,5 +205,5 @@ def test_a_dead_worker_raises_and_is_replaced_at_the_next_learn(make_evaluator):
             model.learn(1000)
         assert crashing.workers == 0
         np.testing.assert_array_equal(model.strategy.population, initial)
-        crashing.setup(model.policy, fast_path=True)
+        crashing.setup(model.policy.network, fast_path=True)
         assert crashing.workers == 2

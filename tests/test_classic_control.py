@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from sb3_cosyne.envs.classic_control.dispatch import env_observe, env_step
 from sb3_cosyne.envs.classic_control.ports import PORTS
-from sb3_cosyne.envs.classic_control.rollouts import env_observe, env_step
 
 Start = Callable[[gym.Env], np.ndarray]
 

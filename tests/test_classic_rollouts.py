@@ -8,7 +8,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE, LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.fast_path import compiled_rollout
 
 ENVS = [
     ("CartPole-v1", {}),

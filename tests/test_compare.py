@@ -1,11 +1,14 @@
 """``python -m sb3_cosyne.compare``: runs on a step schedule, time budgets, resuming, the table, JSON and plots."""
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-pytest.importorskip("rl_zoo3", reason="the comparison needs the compare extra (rl_zoo3)")
+# Not imported here: rl_zoo3 patches gymnasium on import (see conftest's rl_zoo3 fixture).
+if importlib.util.find_spec("rl_zoo3") is None:
+    pytest.skip("the comparison needs the compare extra (rl_zoo3)", allow_module_level=True)
 pytest.importorskip("matplotlib", reason="the comparison needs the compare extra (matplotlib)")
 
 from matplotlib import image  # noqa: E402
@@ -13,10 +16,23 @@ from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 
 from sb3_cosyne.compare import clock as clock_module  # noqa: E402
 from sb3_cosyne.compare.callbacks import ScheduledEvalCallback  # noqa: E402
-from sb3_cosyne.compare.cli import main  # noqa: E402
 from sb3_cosyne.compare.clock import TrainingClock  # noqa: E402
 from sb3_cosyne.compare.results import Curve, aggregate, default_threshold, markdown_table, summarize  # noqa: E402
-from sb3_cosyne.compare.runs import check_algorithm  # noqa: E402
+
+
+@pytest.fixture
+def main(rl_zoo3):
+    """The comparison's command line; it imports rl_zoo3, whose patches the rl_zoo3 fixture undoes after the test."""
+    from sb3_cosyne.compare.cli import main
+
+    return main
+
+
+@pytest.fixture
+def check_algorithm(rl_zoo3):
+    from sb3_cosyne.compare.runs import check_algorithm
+
+    return check_algorithm
 
 
 def make_curve(algo, seed, timesteps, mean_returns, stop="steps"):
@@ -26,12 +42,12 @@ def make_curve(algo, seed, timesteps, mean_returns, stop="steps"):
     return Curve(algo, seed, timesteps, cpu, 2 * cpu, returns, {"stop": stop})
 
 
-def test_unknown_algorithm_is_refused_naming_the_known_ones():
+def test_unknown_algorithm_is_refused_naming_the_known_ones(check_algorithm):
     with pytest.raises(ValueError, match=r"unknown algorithm 'nope'; known: .*cosyne.*ppo"):
         check_algorithm("nope", "CartPole-v1")
 
 
-def test_env_without_tuned_hyperparameters_is_refused():
+def test_env_without_tuned_hyperparameters_is_refused(check_algorithm):
     with pytest.raises(ValueError, match=r"rl_zoo3 has no tuned ppo hyperparameters for 'sb3_cosyne/SinglePole-v0'"):
         check_algorithm("ppo", "sb3_cosyne/SinglePole-v0")
     with pytest.raises(ValueError, match=r"rl_zoo3 has no tuned sac hyperparameters for 'CartPole-v1'.*Pendulum-v1"):
@@ -42,13 +58,13 @@ def test_env_without_tuned_hyperparameters_is_refused():
     check_algorithm("ars", "LunarLander-v3")
 
 
-def test_cli_checks_every_algorithm_before_training_anything(tmp_path):
+def test_cli_checks_every_algorithm_before_training_anything(main, tmp_path):
     with pytest.raises(ValueError, match="unknown algorithm 'ppo2'"):
         main(["--env", "CartPole-v1", "--algos", "cosyne", "ppo2", "--budget-steps", "1000", "--output-dir", str(tmp_path)])
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_refuses_bad_numbers():
+def test_cli_refuses_bad_numbers(main):
     with pytest.raises(SystemExit):
         main(["--env", "CartPole-v1", "--algos", "ppo", "--budget-steps", "0"])
     with pytest.raises(SystemExit):
@@ -176,7 +192,7 @@ def test_summary_counts_the_first_evaluation_reaching_the_threshold():
     assert lines[3] == "| y | 30.0 ± 0.0 | 0/1 | — | — | — | 300 | 0.3 | steps |"
 
 
-def test_comparison_runs_on_the_step_schedule_writes_results_and_resumes(tmp_path, capsys):
+def test_comparison_runs_on_the_step_schedule_writes_results_and_resumes(main, tmp_path, capsys):
     argv = ["--env", "CartPole-v1", "--algos", "cosyne", "ppo", "--seeds", "2", "--budget-steps", "2048"]
     argv += ["--eval-every", "512", "--eval-episodes", "2", "--output-dir", str(tmp_path)]
     curves = main(argv)
@@ -225,7 +241,7 @@ def test_comparison_runs_on_the_step_schedule_writes_results_and_resumes(tmp_pat
         main([*argv, "--eval-episodes", "3"])
 
 
-def test_time_budget_stops_ars_which_ignores_callbacks_returning_false(tmp_path):
+def test_time_budget_stops_ars_which_ignores_callbacks_returning_false(main, tmp_path):
     curves = main(
         ["--env", "CartPole-v1", "--algos", "ars", "--seeds", "1", "--budget-steps", "10000000", "--budget-seconds", "0.3"]
         + ["--clock", "cpu", "--eval-every", "5000000", "--eval-episodes", "1", "--output-dir", str(tmp_path)]

@@ -6,9 +6,9 @@ import pytest
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from sb3_cosyne.cosyne.evaluation import EnvStepError, evaluate_networks
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
+from sb3_cosyne.algorithm.policies import CoSyNEPolicy
+from sb3_cosyne.evaluation.lanes import EnvStepError, evaluate_networks
+from sb3_cosyne.networks.spaces import outputs_to_actions, preprocess_obs
 
 
 def single_env_return(env_id: str, policy: CoSyNEPolicy, params: np.ndarray, seed: int, use_torch: bool) -> float:

@@ -12,8 +12,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import (
+from sb3_cosyne.algorithm.policies import CoSyNEPolicy
+from sb3_cosyne.evaluation.evaluator import (
     TASKS_PER_WORKER,
     BaseEvaluator,
     Block,
@@ -22,8 +22,8 @@ from sb3_cosyne.cosyne.evaluator import (
     evaluate_blocks,
     split_blocks,
 )
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.worker import EvaluationWorker, worker_env_factory
+from sb3_cosyne.evaluation.lanes import EnvStepError, EvaluationResult, evaluate_networks
+from sb3_cosyne.evaluation.worker import EvaluationWorker, worker_env_factory
 
 
 class FaultyEnv(gym.Env):
@@ -164,7 +164,7 @@ def two_calls(policy: CoSyNEPolicy) -> list[EvaluationCall]:
 def test_calls_run_in_one_pass_as_if_one_after_the_other():
     policy = CoSyNEPolicy(gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Discrete(2), net_arch=[3])
     worker = EvaluationWorker(worker_env_factory("CartPole-v1", 1, None, None, None))
-    worker.set_policy(policy, fast_path=False)
+    worker.set_network(policy.network, fast_path=False)
     env = make_vec_env("CartPole-v1")
     calls = two_calls(policy)
     blocks = [split_blocks(1, 5, 2) for _ in calls]
@@ -195,7 +195,7 @@ def test_calls_run_in_one_pass_as_if_one_after_the_other():
 def test_a_stop_in_a_call_drops_the_calls_after_it():
     policy = CoSyNEPolicy(gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Discrete(2), net_arch=[3])
     worker = EvaluationWorker(worker_env_factory("CartPole-v1", 1, None, None, None))
-    worker.set_policy(policy, fast_path=False)
+    worker.set_network(policy.network, fast_path=False)
     calls = two_calls(policy) + two_calls(policy)[:1]
     blocks = [split_blocks(1, 5, 2) for _ in calls]
     pool = LastInFirstOutPool(worker, n_workers=2)
@@ -221,7 +221,7 @@ def faulty_params(policy: CoSyNEPolicy) -> np.ndarray:
 def test_worker_numbers_networks_and_episodes_as_the_whole_call(fault):
     worker = EvaluationWorker(lambda: DummyVecEnv([lambda: FaultyEnv(fault)]))
     policy = CoSyNEPolicy(FaultyEnv.observation_space, FaultyEnv.action_space, net_arch=[])
-    worker.set_policy(policy, fast_path=True)
+    worker.set_network(policy.network, fast_path=True)
     assert worker.spaces() == (FaultyEnv.observation_space, FaultyEnv.action_space)
     # The block holds networks 10..13 and episodes 2..3 of a larger call; its networks 12 and 13 pick action 1.
     block = Block(slice(10, 14), slice(2, 4))
@@ -241,7 +241,7 @@ def test_worker_needs_a_vec_env_and_a_policy():
     with pytest.raises(TypeError, match="must build a VecEnv"):
         EvaluationWorker(lambda: gym.make("CartPole-v1"))
     worker = EvaluationWorker(lambda: make_vec_env("CartPole-v1"))
-    with pytest.raises(RuntimeError, match="set_policy"):
+    with pytest.raises(RuntimeError, match="set_network"):
         worker.evaluate(0, Block(slice(0, 1), slice(0, 1)), np.zeros((1, 10)), np.zeros((1, 1), dtype=np.int64), (None, None))
 
 

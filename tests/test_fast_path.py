@@ -9,7 +9,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.fast_path import compiled_rollout
+from sb3_cosyne.evaluation.fast_path import compiled_rollout
 
 TASKS = [
     ("sb3_cosyne/SinglePole-v0", MlpPolicy, {}),
@@ -84,15 +84,34 @@ def test_fast_path_only_for_known_envs_behind_standard_wrappers():
     assert compiled_rollout(mixed) is None
 
 
-def test_callbacks_see_every_episode_and_can_stop_the_fast_path():
-    class StopAfterEpisodes(BaseCallback):
-        def _on_step(self) -> bool:
-            return self.n_calls < 5
+class StopAt(BaseCallback):
+    """Returns False at its ``stop_at``-th call; records the step count at every generation's end."""
 
+    def __init__(self, stop_at: int) -> None:
+        super().__init__()
+        self.stop_at = stop_at
+        self.generation_ends: list[int] = []
+
+    def _on_rollout_end(self) -> None:
+        self.generation_ends.append(self.model.num_timesteps)
+
+    def _on_step(self) -> bool:
+        return self.n_calls < self.stop_at
+
+
+@pytest.mark.parametrize("stop_at", [5, 1234])
+def test_callbacks_see_every_episode_and_can_stop_the_fast_path(stop_at):
+    uninterrupted = StopAt(10**9)
+    CoSyNE("MlpPolicy", "sb3_cosyne/SinglePole-v0", pop_size=8, seed=0).learn(stop_at, callback=uninterrupted)
     model = CoSyNE("MlpPolicy", "sb3_cosyne/SinglePole-v0", pop_size=8, seed=0)
-    model.learn(100_000, callback=StopAfterEpisodes())
-    assert model.generation == 0
-    assert model.num_timesteps > 0
+    stop = StopAt(stop_at)
+    model.learn(100_000, callback=stop)
+    assert model._compiled_rollout is not None
+    # One lane: training stops at exactly the step whose call returned False, within the episode being replayed,
+    # and keeps the generations completed before it.
+    assert model.num_timesteps == stop.n_calls == stop_at
+    assert model.generation == len(stop.generation_ends) == sum(end < stop_at for end in uninterrupted.generation_ends)
+    assert stop.generation_ends == uninterrupted.generation_ends[: model.generation]
 
 
 def test_callbacks_get_one_call_per_env_step_on_the_fast_path():
@@ -114,7 +133,7 @@ def test_callbacks_get_one_call_per_env_step_on_the_fast_path():
 
 
 def test_silent_callbacks_are_counted_at_once_as_a_replay_would_leave_them():
-    from sb3_cosyne.cosyne.cosyne import _is_silent
+    from sb3_cosyne.algorithm.callbacks import is_silent as _is_silent
 
     silent = CallbackList([ConvertCallback(None), CallbackList([ConvertCallback(None)])])
     assert _is_silent(silent) and _is_silent(ConvertCallback(None))
@@ -155,13 +174,16 @@ def test_silent_callbacks_are_counted_at_once_as_a_replay_would_leave_them():
 
 
 def test_compiled_generalization_score_equals_the_generic_test():
-    from sb3_cosyne.envs.generalization import compiled_generalization_score, generalization_test
+    from sb3_cosyne.envs.generalization import generalization_test
+    from sb3_cosyne.evaluation.pole_rollout import compiled_generalization_score
 
     env = gym.make("sb3_cosyne/DoublePole-v0", max_episode_steps=1000)
     model = CoSyNE("MlpPolicy", env, pop_size=30, seed=0, champion_episodes=0, policy_kwargs=dict(net_arch=[3]))
     model.learn(2_000_000, callback=StopWhenBalanced())
     assert model.best_fitness == 1000
-    compiled = compiled_generalization_score(model.policy, model.champion_params(), "sb3_cosyne/DoublePole-v0")
+    compiled = compiled_generalization_score(
+        model.policy.network, model.champion_params(), "sb3_cosyne/DoublePole-v0", obs_stats=model.policy.obs_stats()
+    )
     assert compiled == generalization_test(model.policy, "sb3_cosyne/DoublePole-v0")
     assert 0 < compiled < 625
 

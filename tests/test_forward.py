@@ -7,9 +7,9 @@ from conftest import ACTION_SPACES, OBSERVATION_SPACES
 from numba import njit
 from torch import nn
 
-from sb3_cosyne.cosyne.forward import lanes_forward
-from sb3_cosyne.cosyne.policies import CoSyNELinearPolicy, CoSyNEPolicy
-from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
+from sb3_cosyne.algorithm.policies import CoSyNELinearPolicy, CoSyNEPolicy
+from sb3_cosyne.networks.forward import lanes_forward
+from sb3_cosyne.networks.spaces import outputs_to_actions, preprocess_obs
 
 
 def every_network(test):

@@ -10,18 +10,17 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.lane_step import (
+from sb3_cosyne.algorithm.policies import MlpPolicy, RecurrentPolicy
+from sb3_cosyne.evaluation.lane_step import (
     JOB,
     NEXT_SQ_SUM,
     NEXT_SUM,
     batch_statistics,
-    box_actions,
     direct_call,
     pairwise_sum,
 )
-from sb3_cosyne.cosyne.policies import MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.spaces import normalize, outputs_to_actions, preprocess_obs
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.networks.spaces import box_actions, normalize, outputs_to_actions, preprocess_obs
 
 
 def wide_values(rng: np.random.Generator, shape) -> np.ndarray:

@@ -29,12 +29,14 @@ def test_an_exhausted_budget_counts_as_failed():
 
 def test_command_line_writes_the_table_and_every_run(tmp_path, monkeypatch, capsys):
     out_json, out_md = tmp_path / "runs.json", tmp_path / "table.md"
-    argv = ["paper_table", "--runs", "2", "--tasks", "1a", "2a", "--json", str(out_json), "--markdown", str(out_md)]
+    argv = ["paper_table", "--runs", "2", "--tasks", "1a", "2a", "--out", str(out_json), "--markdown", str(out_md)]
     monkeypatch.setattr(sys, "argv", argv)
     paper_table.main()
     report = json.loads(out_json.read_text())
-    assert report["runs"] == 2 and set(report["results"]) == {"1a", "2a"}
-    assert [record["seed"] for record in report["results"]["1a"]] == [0, 1]
+    assert report["benchmark"] == "paper_table" and report["seeds"] == [0, 1] and report["settings"]["runs"] == 2
+    assert report["command"] == "python -m benchmarks.paper_table " + " ".join(argv[1:])
+    assert set(report["results"]) == {"1a", "2a"} and report["results"]["2a"]["paper_cosyne"] == 954
+    assert [record["seed"] for record in report["results"]["1a"]["runs"]] == [0, 1]
     table = out_md.read_text().splitlines()
     assert table[0].startswith("| task | mean evaluations | median | failed | paper CoSyNE |")
     assert table[2].startswith("| 1a: one pole, full state |") and "| 0/2 | 98 |" in table[2]

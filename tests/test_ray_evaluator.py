@@ -53,7 +53,7 @@ def test_bad_arguments_raise_clear_errors(evaluator, monkeypatch):
         with pytest.raises(ValueError, match=name):
             RayEvaluator("CartPole-v1", **kwargs)
     # The module's shared evaluator holds one of the 2 CPUs (no need to wait for CPUs of stopped actors).
-    monkeypatch.setattr("sb3_cosyne.cosyne.ray_evaluator._RELEASE_WAIT_S", 0.0)
+    monkeypatch.setattr("sb3_cosyne.evaluation.ray_evaluator._RELEASE_WAIT_S", 0.0)
     with pytest.raises(ValueError, match=r"2 workers of 1 CPU need 2 CPUs, but 1 of the Ray cluster's 2 are free"):
         CoSyNE("MlpPolicy", "CartPole-v1", evaluator=RayEvaluator("CartPole-v1", n_workers=2)).learn(100)
     with pytest.raises(ValueError, match="env must be a gymnasium env id or a function"):

@@ -8,8 +8,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 from sb3_cosyne import CoSyNE, RecurrentPolicy
-from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.spaces import outputs_to_actions, preprocess_obs
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.networks.spaces import outputs_to_actions, preprocess_obs
 
 
 def make_policy(units: int = 3, env_id: str = "sb3_cosyne/SinglePoleNoVel-v0") -> RecurrentPolicy:

@@ -1,5 +1,6 @@
 """Nothing lost, clear errors: checkpoints, corrupt files, misbehaving envs, bad input, fuzzing."""
 
+import copy
 import zipfile
 from pathlib import Path
 
@@ -7,10 +8,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
-from stable_baselines3.common.callbacks import CheckpointCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
-from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne.evaluation import EnvStepError
+from sb3_cosyne import CoSyNE, CoSyNEStrategy
+from sb3_cosyne.core.strategy import sanitize_fitness
+from sb3_cosyne.evaluation.lanes import EnvStepError
 
 
 def test_mid_generation_checkpoint_resumes_exactly(tmp_path):
@@ -203,12 +205,53 @@ class InfObservationEnv(FailingEnv):
         return obs, reward, terminated, truncated, info
 
 
-def test_infinite_observations_give_the_worst_fitness_and_one_warning():
+class RecordChampions(BaseCallback):
+    def _on_training_start(self) -> None:
+        self.champions = []
+
+    def _on_rollout_end(self) -> None:
+        self.champions.append(self.model.champion_params())
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def test_infinite_observations_give_the_worst_fitness_and_one_warning(monkeypatch):
+    # Every generation's strategy before and after its tell, and the fitness it was told.
+    told, tell = [], CoSyNEStrategy.tell
+
+    def recording_tell(strategy, fitness):
+        before = copy.deepcopy(strategy)
+        tell(strategy, fitness)
+        told.append((before, np.array(fitness, dtype=np.float64), copy.deepcopy(strategy)))
+
+    monkeypatch.setattr(CoSyNEStrategy, "tell", recording_tell)
     model = CoSyNE("MlpPolicy", InfObservationEnv(), pop_size=8, seed=0, shared_starts=False, champion_episodes=2)
+    champions = RecordChampions()
     with pytest.warns(UserWarning, match=r"non-finite observation at step 4 of network \d+") as record:
-        model.learn(8 * 10 * 5)
+        model.learn(8 * 10 * 5, callback=champions)
     assert sum("non-finite" in str(w.message) for w in record) == 1
     assert model.generation >= 3
     assert np.isfinite(model.best_fitness)
     assert np.all(np.isfinite(model.strategy.fitness) | np.isnan(model.strategy.fitness))
     assert np.isnan(model.strategy.fitness).any()
+    assert len(told) == len(champions.champions) == model.generation
+    broken_generations = 0
+    for (before, fitness, after), champion in zip(told, champions.champions, strict=True):
+        broken = np.isnan(fitness)
+        if not broken.any():
+            continue
+        broken_generations += 1
+        # A broken episode's network gets exactly the strategy's worst fitness: one below the worst finite one.
+        worst = fitness[~broken].min() - 1.0
+        np.testing.assert_array_equal(sanitize_fitness(fitness)[broken], worst)
+        # The strategy ranks it so: told that value instead of NaN, it makes the same generation.
+        replay = copy.deepcopy(before)
+        tell(replay, np.where(broken, worst, fitness))
+        np.testing.assert_array_equal(replay.population, after.population)
+        assert replay.rng.bit_generator.state == after.rng.bit_generator.state
+        # Never a parent, never the champion.
+        order = np.argsort(-np.where(broken, worst, fitness), kind="stable")
+        assert not broken[order[: before.n_parents]].any()
+        assert not any(np.array_equal(champion, network) for network in before.ask()[broken])
+    assert broken_generations >= 2

@@ -12,7 +12,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from sb3_cosyne import CoSyNE
+from sb3_cosyne import CoSyNE, MlpPolicy
 
 
 @pytest.mark.parametrize("obs_key", sorted(OBSERVATION_SPACES))
@@ -153,17 +153,56 @@ def test_eval_checkpoint_and_stop_callbacks(tmp_path):
     assert model.num_timesteps < 200_000
     assert eval_cb.best_mean_reward >= 150
     assert (tmp_path / "best" / "best_model.zip").exists()
-    checkpoints = sorted((tmp_path / "ckpt").glob("cosyne_*_steps.zip"))
-    assert checkpoints
+    checkpoints = sorted((tmp_path / "ckpt").glob("cosyne_*_steps.zip"), key=lambda path: int(path.stem.split("_")[1]))
+    # One lane: a checkpoint every 300 env steps, up to where training stopped.
+    steps = [int(path.stem.split("_")[1]) for path in checkpoints]
+    assert steps == list(range(300, model.num_timesteps + 1, 300))
+    # The last one, at the very step where the eval callback stopped training within the generation in progress
+    # (step 1500, both a save and an evaluation step), holds the model as it was when that generation started.
+    assert steps[-1] == model.num_timesteps == 1500
     restored = CoSyNE.load(checkpoints[-1])
-    assert restored.num_timesteps > 0
+    assert 0 < restored.num_timesteps < steps[-1]
+    assert restored.generation == model.generation == 2
+    np.testing.assert_array_equal(restored.strategy.population, model.strategy.population)
+    np.testing.assert_array_equal(restored.champion_params(), model.champion_params())
+
+
+class RecordGenerationBests(BaseCallback):
+    """Each generation's best network (the one that challenges the champion), as evaluated."""
+
+    def _on_training_start(self) -> None:
+        self.bests = []
+
+    def _on_rollout_start(self) -> None:
+        self.candidates = self.model.strategy.ask()
+
+    def _on_rollout_end(self) -> None:
+        self.bests.append(self.candidates[int(np.argmax(self.model.strategy.fitness))])
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def test_evaluate_policy_uses_the_champion():
     model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=16, seed=2)
-    model.learn(20_000)
-    mean, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=5)
-    assert mean > 100
+    record = RecordGenerationBests()
+    model.learn(30_000, callback=record)
+    champion = model.champion_params()
+    # The champion is the best network of generation 14 of 15: the last challenger lost its re-tests.
+    crowned = [generation for generation, best in enumerate(record.bests) if np.array_equal(best, champion)]
+    assert crowned == [13] and len(record.bests) == model.generation == 15
+    assert not any(np.array_equal(champion, network) for network in model.strategy.population.T)
+    # predict, and so evaluate_policy, runs exactly that network, and not the last generation's best.
+    policy, last_best = (MlpPolicy(model.observation_space, model.action_space, net_arch=model.policy.net_arch) for _ in "ab")
+    policy.set_flat_params(champion)
+    last_best.set_flat_params(record.bests[-1])
+    observations = np.random.default_rng(0).uniform(-1, 1, size=(500, 4)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(observations)[0], policy.predict(observations)[0])
+    assert not np.array_equal(model.predict(observations)[0], last_best.predict(observations)[0])
+    returns = [evaluate_policy(agent, make_vec_env("CartPole-v1", seed=9), n_eval_episodes=5, return_episode_rewards=True)[0]
+               for agent in (model, policy)]  # fmt: skip
+    assert returns[0] == returns[1]
+    assert np.mean(returns[0]) > 100
     assert model.best_fitness > 100
 
 
@@ -183,15 +222,17 @@ def test_nan_env_never_gives_a_nan_champion():
     assert np.all(np.isfinite(model.champion_params()))
 
 
-@pytest.mark.parametrize("vec_env_cls, n_envs", [(DummyVecEnv, 3), (SubprocVecEnv, 2)])
-def test_multiple_lanes_give_the_same_training_as_one(vec_env_cls, n_envs):
+@pytest.mark.parametrize("vec_env_cls, n_envs, compiled", [(DummyVecEnv, 3, True), (SubprocVecEnv, 2, False)])
+def test_multiple_lanes_give_the_same_training_as_one(vec_env_cls, n_envs, compiled):
     single = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=3, fast_path=False).learn(3000)
     env = make_vec_env("CartPole-v1", n_envs=n_envs, vec_env_cls=vec_env_cls)
     try:
-        lanes = CoSyNE("MlpPolicy", env, pop_size=8, seed=3, fast_path=False).learn(3000)
+        # The default fast_path=True: the compiled rollout runs the lanes of a DummyVecEnv, never those of a
+        # SubprocVecEnv, whose envs live in other processes.
+        lanes = CoSyNE("MlpPolicy", env, pop_size=8, seed=3).learn(3000)
     finally:
         env.close()
-    assert lanes._compiled_rollout is None
+    assert (lanes._compiled_rollout is not None) == compiled
     np.testing.assert_array_equal(single.strategy.population, lanes.strategy.population)
     np.testing.assert_array_equal(single.champion_params(), lanes.champion_params())
     assert single.num_timesteps == lanes.num_timesteps

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
-from sb3_cosyne import CoSyNE
+from sb3_cosyne import CoSyNE, RecurrentPolicy
 
 
 def space_env(act_key: str) -> SpaceEnv:
@@ -71,3 +72,139 @@ def test_loading_another_algorithms_zip_is_refused(tmp_path):
     PPO("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ppo")
     with pytest.raises(ValueError, match="saved by another algorithm"):
         CoSyNE.load(tmp_path / "ppo")
+
+
+# Exact resume beyond the VecEnv path above: the compiled fast path (whose callbacks replay each episode's steps),
+# a recurrent policy, non-parent mutation and burst mutations after stagnation, and the VecEnv path as a baseline.
+# Pole episodes are cut at 200 steps: a balancing network would make generations of 100,000-step episodes, and the
+# stagnation run reaches its best return early, so that bursts follow within a few generations.
+RESUME_RUNS = {
+    "fast_path": ("MlpPolicy", "CartPole-v1", {}),
+    "fast_path_pole": ("MlpPolicy", "sb3_cosyne/SinglePole-v0", {}),
+    "recurrent": ("RecurrentPolicy", "sb3_cosyne/SinglePoleNoVel-v0", dict(policy_kwargs=dict(net_arch=[2], with_bias=False))),
+    "non_parents": ("MlpPolicy", "CartPole-v1", dict(mutation_target="non_parents")),
+    "stagnation": ("MlpPolicy", "sb3_cosyne/SinglePole-v0", dict(stagnation=2)),
+    "vec_env_path": ("MlpPolicy", "CartPole-v1", dict(fast_path=False)),
+}
+RESUME_STEPS = 2000
+
+
+def resume_env(run: str) -> gym.Env:
+    return gym.make(RESUME_RUNS[run][1], max_episode_steps=200 if "sb3_cosyne/" in RESUME_RUNS[run][1] else 500)
+
+
+def resume_model(run: str) -> CoSyNE:
+    policy, _, extra = RESUME_RUNS[run]
+    return CoSyNE(policy, resume_env(run), pop_size=8, seed=3, champion_episodes=1, **extra)
+
+
+def assert_same_run(a: CoSyNE, b: CoSyNE) -> None:
+    """``assert_same_state``, the strategy's stagnation count and best network, and the policy's class."""
+    assert_same_state(a, b)
+    assert (a.strategy.stale_generations, a.strategy.best_fitness) == (b.strategy.stale_generations, b.strategy.best_fitness)
+    np.testing.assert_array_equal(a.strategy.best_params, b.strategy.best_params)
+    assert type(a.policy) is type(b.policy)
+
+
+def assert_ran_as_configured(model: CoSyNE, run: str) -> None:
+    assert (model._compiled_rollout is not None) == RESUME_RUNS[run][2].get("fast_path", True)
+    assert isinstance(model.policy, RecurrentPolicy) == (RESUME_RUNS[run][0] == "RecurrentPolicy")
+
+
+class RecordBursts(BaseCallback):
+    """The generations that ended in a burst mutation: the stagnation count back to 0 without a better network."""
+
+    def _on_training_start(self) -> None:
+        self.bursts: list[int] = []
+        self.best = self.model.strategy.best_fitness
+
+    def _on_rollout_end(self) -> None:
+        strategy = self.model.strategy
+        if strategy.stale_generations == 0 and strategy.best_fitness == self.best:
+            self.bursts.append(strategy.generation)
+        self.best = strategy.best_fitness
+
+    def _on_step(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("run", list(RESUME_RUNS))
+def test_resume_from_save_is_exact_on_every_kind_of_run(tmp_path, run):
+    split = resume_model(run).learn(RESUME_STEPS)
+    split.save(tmp_path / "split")
+    resumed = CoSyNE.load(tmp_path / "split", env=resume_env(run)).learn(RESUME_STEPS, reset_num_timesteps=False)
+    bursts = RecordBursts()
+    whole = resume_model(run).learn(resumed.num_timesteps, callback=bursts)
+    assert resumed.generation > split.generation > 0
+    assert_ran_as_configured(resumed, run)
+    assert_same_run(resumed, whole)
+    if run == "stagnation":
+        # The save falls within a stagnation count, and bursts happen on both sides of it.
+        assert split.strategy.stale_generations == 1
+        assert min(bursts.bursts) <= split.generation < max(bursts.bursts)
+    else:
+        assert bursts.bursts == []
+
+
+def checkpoint_step(path) -> int:
+    return int(path.stem.split("_")[1])
+
+
+@pytest.mark.parametrize("run", list(RESUME_RUNS))
+def test_mid_generation_checkpoints_resume_exactly_on_every_kind_of_run(tmp_path, run):
+    save_freq = 500
+    checkpoint = CheckpointCallback(save_freq=save_freq, save_path=str(tmp_path), name_prefix="ckpt")
+    bursts = RecordBursts()
+    whole = resume_model(run).learn(RESUME_STEPS, callback=[checkpoint, bursts])
+    assert_ran_as_configured(whole, run)
+    saved = sorted(tmp_path.glob("ckpt_*_steps.zip"), key=checkpoint_step)
+    # One lane: a checkpoint every save_freq env steps, the compiled path's replayed steps included.
+    assert [checkpoint_step(path) for path in saved] == list(range(save_freq, whole.num_timesteps + 1, save_freq))
+    counting_to_a_burst = []
+    for path in saved:
+        restored = CoSyNE.load(path, env=resume_env(run))
+        # Taken during a generation, the save records the model as that generation started.
+        assert restored.num_timesteps < checkpoint_step(path)
+        if restored.strategy.stale_generations == 1 and restored.generation + 1 in bursts.bursts:
+            counting_to_a_burst.append(path)
+        restored.learn(whole.num_timesteps - restored.num_timesteps, reset_num_timesteps=False)
+        assert_ran_as_configured(restored, run)
+        assert_same_run(restored, whole)
+    # In the stagnation run, a checkpoint falls within a generation that ends in a burst.
+    assert bool(counting_to_a_burst) == (run == "stagnation")
+
+
+class RaiseAt(BaseCallback):
+    def __init__(self, n_calls: int) -> None:
+        super().__init__()
+        self.limit = n_calls
+
+    def _on_step(self) -> bool:
+        if self.n_calls == self.limit:
+            raise ValueError("the callback failed")
+        return True
+
+
+@pytest.mark.parametrize("run", list(RESUME_RUNS))
+def test_an_exception_mid_generation_keeps_the_last_generation_and_training_goes_on_exactly(tmp_path, run):
+    model, last_generation = resume_model(run).learn(RESUME_STEPS), resume_model(run).learn(RESUME_STEPS)
+    steps = model.num_timesteps
+    with pytest.raises(ValueError, match="the callback failed"):
+        model.learn(RESUME_STEPS, callback=RaiseAt(40), reset_num_timesteps=False)
+    # Nothing of the interrupted generation is kept but its steps, which were taken.
+    assert model.num_timesteps == steps + 40
+    model.num_timesteps = steps
+    assert_same_run(model, last_generation)
+    model.num_timesteps = steps + 40
+    # Saved, it is the model after the last completed generation, and training on equals an uninterrupted run.
+    model.save(tmp_path / "after_error")
+    loaded = CoSyNE.load(tmp_path / "after_error", env=resume_env(run))
+    assert_same_run(loaded, last_generation)
+    loaded.learn(RESUME_STEPS, reset_num_timesteps=False)
+    uninterrupted = resume_model(run).learn(RESUME_STEPS).learn(RESUME_STEPS, reset_num_timesteps=False)
+    assert_ran_as_configured(loaded, run)
+    assert_same_run(loaded, uninterrupted)
+    # In memory too, on a new step count.
+    model.learn(RESUME_STEPS)
+    uninterrupted = resume_model(run).learn(RESUME_STEPS).learn(RESUME_STEPS)
+    assert_same_run(model, uninterrupted)

@@ -13,10 +13,10 @@ from stable_baselines3.common.env_util import make_vec_env
 from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE, SubprocEvaluator
-from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.evaluator import Block
-from sb3_cosyne.cosyne.subproc_evaluator import WorkerHost
-from sb3_cosyne.cosyne.worker import worker_env_factory
+from sb3_cosyne.evaluation.evaluator import Block
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.evaluation.subproc_evaluator import WorkerHost
+from sb3_cosyne.evaluation.worker import worker_env_factory
 
 # With fork, every worker inherits the other workers' pipe ends: a dead worker's pipe never reports its end.
 START_METHODS = ["forkserver", "fork"]
@@ -77,9 +77,9 @@ def test_worker_errors_are_returned_not_raised():
     # A raise inside SubprocVecEnv's worker loop would end the worker process.
     host = WorkerHost(worker_env_factory("CartPole-v1", 1, None, None, None))
     outcome = host.evaluate(0, Block(slice(0, 1), slice(0, 1)), np.zeros((1, 4)), np.zeros((1, 1), dtype=int), (None, None))
-    assert isinstance(outcome, RuntimeError) and "set_policy must be called before evaluate" in str(outcome)
+    assert isinstance(outcome, RuntimeError) and "set_network must be called before evaluate" in str(outcome)
     policy = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8).policy
-    assert host.set_policy(policy, fast_path=True) is None
+    assert host.set_network(policy.network, fast_path=True) is None
     index, result, invalid = host.evaluate(
         3, Block(slice(0, 1), slice(0, 1)), np.zeros((1, policy.num_params)), np.zeros((1, 1), dtype=int), (None, None)
     )
@@ -88,7 +88,7 @@ def test_worker_errors_are_returned_not_raised():
 
 def test_a_worker_holds_the_next_task_while_it_runs_one(evaluator):
     policy = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8).policy
-    evaluator.setup(policy, fast_path=False)
+    evaluator.setup(policy.network, fast_path=False)
     pool = evaluator._pool
     pool.depth = 2
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ import pytest
 from numba import njit
 
 from benchmarks.tanh_speed import libm_loop, measure, tanh_loop, ulp_difference
-from sb3_cosyne.cosyne.tanh import tanh, tanh_array
+from sb3_cosyne.networks.activations import tanh, tanh_array
 
 
 def both(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,10 @@ from stable_baselines3.common.env_util import make_vec_env
 from torch import nn
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.cosyne import cosyne as cosyne_module
-from sb3_cosyne.cosyne.evaluation import evaluate_networks
-from sb3_cosyne.cosyne.policies import LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.torch_forward import TORCH_MIN_LANE_PARAMS, TorchForward, use_torch_forward
+from sb3_cosyne.algorithm import cosyne as cosyne_module
+from sb3_cosyne.algorithm.policies import LinearPolicy, MlpPolicy, RecurrentPolicy
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.networks.torch_forward import TORCH_MIN_LANE_PARAMS, TorchForward, use_torch_forward
 
 #: the documented agreement of the torch forward's outputs with the Numba forward's
 RTOL = ATOL = 1e-12
@@ -41,7 +41,7 @@ def test_outputs_match_the_numba_forward(device, policy_class, kwargs):
     rng = np.random.default_rng(0)
     population = rng.uniform(-2, 2, size=(7, policy.num_params))
     lanes = [3, 0, 6, 6, 1]
-    forward = TorchForward(policy, len(lanes), device)
+    forward = TorchForward(policy.network, len(lanes), device)
     forward.load(population)
     for lane, network in enumerate(lanes):
         forward.assign(lane, network)
@@ -65,7 +65,7 @@ def test_episodes_match_the_numba_forward(device, env_id, policy_class, n_lanes)
     seeds = np.random.default_rng(2).integers(0, 2**31 - 1, size=(5, 2))
     stats = (np.full(policy.obs_dim, 0.1), np.full(policy.obs_dim, 0.8))
     numba = evaluate_networks(env, policy, params, seeds, stats)
-    torch = evaluate_networks(env, policy, params, seeds, stats, torch_forward=TorchForward(policy, n_lanes, device))
+    torch = evaluate_networks(env, policy, params, seeds, stats, torch_forward=TorchForward(policy.network, n_lanes, device))
     # Actions are equal unless two outputs tie to 1e-12 (or a Box action sits on a float32 rounding boundary):
     # on these episodes they never do, and every step is the same.
     np.testing.assert_array_equal(torch.lengths, numba.lengths)

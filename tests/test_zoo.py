@@ -5,6 +5,7 @@ Everything that imports rl_zoo3 runs in a subprocess: rl_zoo3 patches gymnasium'
 which must not leak into the other tests of the same worker.
 """
 
+import importlib.util
 import json
 import os
 import pickle
@@ -23,7 +24,8 @@ from sb3_cosyne.hyperparams import DEFAULT_PATH, load_hyperparams, model_kwargs
 from sb3_cosyne.hyperparams.sampling import NET_ARCHS, convert_cosyne_params, sample_cosyne_params
 from sb3_cosyne.zoo import main, with_defaults
 
-pytest.importorskip("rl_zoo3", reason='the rl_zoo3 bridge needs the zoo extra: pip install "sb3-cosyne[zoo]"')
+if importlib.util.find_spec("rl_zoo3") is None:  # not imported here: see the module's docstring
+    pytest.skip('the rl_zoo3 bridge needs the zoo extra: pip install "sb3-cosyne[zoo]"', allow_module_level=True)
 optuna = pytest.importorskip("optuna", reason="rl_zoo3's --optimize needs optuna (installed with rl_zoo3)")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

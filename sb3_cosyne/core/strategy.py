@@ -1,11 +1,25 @@
 """CoSyNE as an ask/tell optimiser over a population matrix; it knows nothing about RL."""
 
+from typing import Any
+
 import numpy as np
 
 from sb3_cosyne.core import kernels
 
 PERMUTATION_MODES = ("all", "proportional", "none")
 MUTATION_TARGETS = ("offspring", "non_parents")
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """
+    Check that a setting is an int (not a bool) of at least ``minimum``.
+
+    :raises ValueError: naming the setting and what it must be
+    :return: the value as a Python int
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_hyperparameters(

@@ -56,7 +56,7 @@ DAMPING_WINDOW = 100
 
 
 @functools.cache  # shared: the env and the compiled rollouts only read these arrays
-def _observation_layout(n_poles: int, markov: bool) -> tuple[np.ndarray, np.ndarray]:
+def observation_layout(n_poles: int, markov: bool) -> tuple[np.ndarray, np.ndarray]:
     """State indices observed and the divisor of each, as in Gomez's ``setupInput``."""
     if n_poles == 1:
         if markov:
@@ -82,7 +82,7 @@ def damping_fitness(balanced_steps: int, window_sum: float, horizon: int = 1000)
     Gruau's damping fitness ``0.1·t/horizon + 0.9·0.75/window_sum`` (the second term only when ``t ≥ 100``).
 
     :param balanced_steps: ``t``, the number of steps balanced within the horizon
-    :param window_sum: Σ (|x| + |ẋ| + |θ1| + |θ̇1|) over the raw states after the last 100 balanced steps
+    :param window_sum: ``Σ (|x| + |ẋ| + |θ1| + |θ̇1|)`` over the raw states after the last 100 balanced steps
     :param horizon: the episode length the first term is normalised by (1000 in the paper)
     :return: the fitness F
     """
@@ -121,7 +121,7 @@ class CartPoleEnv(gym.Env):
         self.fitness = fitness
         self.damping_steps = damping_steps
         self.render_mode = render_mode
-        self._obs_index, self._obs_scale = _observation_layout(n_poles, markov)
+        self._obs_index, self._obs_scale = observation_layout(n_poles, markov)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=self._obs_index.shape, dtype=np.float64)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self._initial_state = np.zeros(2 + 2 * n_poles)

@@ -83,24 +83,3 @@ def generalization_test(
     :return: the number of successful starts, 0 to 625
     """
     return int(generalization_successes(model, env_id, steps, env_kwargs).sum())
-
-
-def compiled_generalization_score(
-    policy: Any, params: np.ndarray, env_id: str = "sb3_cosyne/DoublePoleNoVel-v0", steps: int = 1000
-) -> int:
-    """
-    :func:`generalization_test` for a CoSyNE network, run in one compiled loop (the same result, much faster).
-
-    :param policy: a CoSyNE policy (its architecture)
-    :param params: the network's chromosome
-    :param env_id: a registered pole-balancing env
-    :param steps: the number of steps to balance
-    :return: the number of starts balanced for ``steps`` steps
-    """
-    from sb3_cosyne.envs.rollout import run_pole_rollouts
-
-    env = gym.make(env_id).unwrapped
-    starts = generalization_starts()[:, : 2 + 2 * env.n_poles]
-    params = np.repeat(np.asarray(params, dtype=np.float64)[None], len(starts), axis=0)
-    returns = run_pole_rollouts(policy, params, starts, env.markov, policy.obs_stats(), steps)[0]
-    return int(np.sum(returns == steps))

@@ -18,7 +18,7 @@ ZOO_KEYS = frozenset(
 
 def algorithm_keys() -> frozenset[str]:
     """The constructor arguments of :class:`~sb3_cosyne.CoSyNE` a yml entry may set."""
-    from sb3_cosyne.cosyne.cosyne import CoSyNE
+    from sb3_cosyne.algorithm.cosyne import CoSyNE
 
     names = inspect.signature(CoSyNE.__init__).parameters
     # The evaluator is a runtime object (workers, a cluster), not a hyperparameter.

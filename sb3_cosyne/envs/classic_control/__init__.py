@@ -6,8 +6,9 @@ observations, rewards and terminations bit for bit; start states and first obser
 ``reset(seed=...)``. ``tests/test_classic_control.py`` checks this against gymnasium for many seeds and action
 sequences.
 
-Modules: one per env (its step, observation and settings), :mod:`.rollouts` (the loop shared by all ports) and
-:mod:`.ports` (which gymnasium classes have a port).
+Modules: one per env (its step, observation and settings), :mod:`.dispatch` (a port's step and observation by its
+code) and :mod:`.ports` (which gymnasium classes have a port). The loop that runs networks on them is
+:mod:`sb3_cosyne.evaluation.classic_rollout`.
 """
 
 from sb3_cosyne.envs.classic_control.acrobot import acrobot_step
@@ -15,14 +16,12 @@ from sb3_cosyne.envs.classic_control.cartpole import cartpole_step
 from sb3_cosyne.envs.classic_control.mountain_car import continuous_mountain_car_step, mountain_car_step
 from sb3_cosyne.envs.classic_control.pendulum import pendulum_step
 from sb3_cosyne.envs.classic_control.ports import PORTS, ClassicPort
-from sb3_cosyne.envs.classic_control.rollouts import classic_rollouts
 
 __all__ = [
     "PORTS",
     "ClassicPort",
     "acrobot_step",
     "cartpole_step",
-    "classic_rollouts",
     "continuous_mountain_car_step",
     "mountain_car_step",
     "pendulum_step",

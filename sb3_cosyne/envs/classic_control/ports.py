@@ -13,13 +13,13 @@ from gymnasium.envs.classic_control.pendulum import PendulumEnv
 
 from sb3_cosyne.envs.classic_control.acrobot import acrobot_constants
 from sb3_cosyne.envs.classic_control.cartpole import cartpole_constants
+from sb3_cosyne.envs.classic_control.dispatch import ACROBOT, CARTPOLE, CONTINUOUS_MOUNTAIN_CAR, MOUNTAIN_CAR, PENDULUM
 from sb3_cosyne.envs.classic_control.mountain_car import (
     continuous_mountain_car_constants,
     continuous_mountain_car_state,
     mountain_car_constants,
 )
 from sb3_cosyne.envs.classic_control.pendulum import pendulum_constants
-from sb3_cosyne.envs.classic_control.rollouts import ACROBOT, CARTPOLE, CONTINUOUS_MOUNTAIN_CAR, MOUNTAIN_CAR, PENDULUM
 
 
 def _state(env: gym.Env) -> np.ndarray:
@@ -40,7 +40,7 @@ class ClassicPort:
     """
     A compiled port of a gymnasium env.
 
-    :param code: the port's code in :mod:`sb3_cosyne.envs.classic_control.rollouts`
+    :param code: the port's code in :mod:`sb3_cosyne.evaluation.classic_rollout`
     :param constants: the env's settings, in the layout the port's step reads
     :param state: the env's state after ``reset``, as the port's step reads it
     :param supports: whether the port reproduces this env's settings (e.g. not Acrobot's torque noise)

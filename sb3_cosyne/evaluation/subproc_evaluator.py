@@ -13,8 +13,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
-from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
-from sb3_cosyne.cosyne.evaluator import (
+from sb3_cosyne.evaluation.evaluator import (
     Block,
     BlockOutcome,
     EvaluationCall,
@@ -24,9 +23,10 @@ from sb3_cosyne.cosyne.evaluator import (
     check_env_spaces,
     drain,
 )
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
-from sb3_cosyne.cosyne.worker import EvaluationWorker
+from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
+from sb3_cosyne.evaluation.tasks import TaskEvaluator
+from sb3_cosyne.evaluation.worker import EvaluationWorker
+from sb3_cosyne.networks.spec import NetworkSpec
 
 
 def available_cpus() -> int:
@@ -56,9 +56,9 @@ class WorkerHost(gym.Env):
         except Exception as error:
             return RuntimeError(f"a worker process raised {type(error).__name__}: {error}\n{traceback.format_exc()}")
 
-    def set_policy(self, policy: CoSyNEPolicy, fast_path: bool) -> Exception | None:
-        """``EvaluationWorker.set_policy``, returning what it raises."""
-        return self._returning_errors(self.worker.set_policy, policy, fast_path)
+    def set_network(self, network: NetworkSpec, fast_path: bool) -> Exception | None:
+        """``EvaluationWorker.set_network``, returning what it raises."""
+        return self._returning_errors(self.worker.set_network, network, fast_path)
 
     def evaluate(
         self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
@@ -240,10 +240,10 @@ class SubprocEvaluator(TaskEvaluator):
             ) from error
         self._pool = _WorkerPipes(self._venv)
 
-    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+    def setup(self, network: NetworkSpec, fast_path: bool) -> None:
         """
         Start the workers if they are not running (or one has ended), check the env's spaces against the
-        policy's and send the policy's architecture to every worker.
+        network's and send the architecture to every worker.
 
         :raises ValueError: when the env's observation or action space differs from the model's
         :raises RuntimeError: when the workers cannot make the env
@@ -255,10 +255,10 @@ class SubprocEvaluator(TaskEvaluator):
                     self.close()
             if self._venv is None:
                 self._start()
-            check_env_spaces(self.env, (self._venv.observation_space, self._venv.action_space), policy)
-            self._obs_dim = policy.obs_dim
+            check_env_spaces(self.env, (self._venv.observation_space, self._venv.action_space), network)
+            self._obs_dim = network.obs_dim
             try:
-                self._pool.call_all("set_policy", policy, fast_path)
+                self._pool.call_all("set_network", network, fast_path)
                 return
             except _WorkerDiedError as error:
                 # A worker ended since the last learn (killed, or Ctrl-C, which ends SubprocVecEnv's workers).

@@ -6,9 +6,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sb3_cosyne.cosyne.cosyne import _check_int
-from sb3_cosyne.cosyne.evaluation import EvaluationResult
-from sb3_cosyne.cosyne.evaluator import (
+from sb3_cosyne.core.strategy import check_int
+from sb3_cosyne.evaluation.evaluator import (
     TASKS_PER_WORKER,
     BaseEvaluator,
     Block,
@@ -19,7 +18,8 @@ from sb3_cosyne.cosyne.evaluator import (
     evaluate_blocks,
     split_blocks,
 )
-from sb3_cosyne.cosyne.worker import worker_env_factory
+from sb3_cosyne.evaluation.result import EvaluationResult
+from sb3_cosyne.evaluation.worker import worker_env_factory
 
 
 class TaskEvaluator(BaseEvaluator):
@@ -57,9 +57,9 @@ class TaskEvaluator(BaseEvaluator):
         wrapper_kwargs: dict[str, Any] | None,
     ) -> None:
         self.env = env
-        self.n_workers = None if n_workers is None else _check_int("n_workers", n_workers, 1)
-        self.members_per_task = None if members_per_task is None else _check_int("members_per_task", members_per_task, 1)
-        self.n_envs = _check_int("n_envs", n_envs, 1)
+        self.n_workers = None if n_workers is None else check_int("n_workers", n_workers, 1)
+        self.members_per_task = None if members_per_task is None else check_int("members_per_task", members_per_task, 1)
+        self.n_envs = check_int("n_envs", n_envs, 1)
         self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
         #: number of network inputs (set by ``setup``)
         self._obs_dim = 0

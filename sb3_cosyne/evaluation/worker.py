@@ -17,10 +17,11 @@ from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import Block
-from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.evaluation.evaluator import Block
+from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
+from sb3_cosyne.networks.spec import NetworkSpec
 
 
 def worker_env_factory(
@@ -57,21 +58,21 @@ class EvaluationWorker:
         self.env = make_env()
         if not isinstance(self.env, VecEnv):
             raise TypeError(f"the env factory must build a VecEnv, got {type(self.env).__name__}")
-        self.policy: CoSyNEPolicy | None = None
+        self.network: NetworkSpec | None = None
         self.compiled: CompiledRollout | None = None
 
     def spaces(self) -> tuple[spaces.Space, spaces.Space]:
         """The env's observation and action spaces."""
         return self.env.observation_space, self.env.action_space
 
-    def set_policy(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+    def set_network(self, network: NetworkSpec, fast_path: bool) -> None:
         """
-        Evaluate networks of ``policy``'s architecture from now on.
+        Evaluate networks of this architecture from now on.
 
-        :param policy: a copy of the model's policy (its own weights are not used)
+        :param network: the networks' architecture
         :param fast_path: whether to use the env's compiled rollout, if it has one
         """
-        self.policy = policy
+        self.network = network
         self.compiled = compiled_rollout(self.env) if fast_path else None
 
     def evaluate(
@@ -88,8 +89,8 @@ class EvaluationWorker:
         :raises EnvStepError: when the env raises, naming the network and episode in the call's numbering
         :return: the index, the result, and the (network, step, what) of episodes with non-finite values
         """
-        if self.policy is None:
-            raise RuntimeError("set_policy must be called before evaluate")
+        if self.network is None:
+            raise RuntimeError("set_network must be called before evaluate")
         invalid: list[tuple[int, int, str]] = []
 
         def on_invalid(network: int, step: int, what: str) -> None:
@@ -97,11 +98,11 @@ class EvaluationWorker:
 
         try:
             if self.compiled is not None:
-                result = self.compiled(self.policy, params, seeds, obs_stats)
+                result = self.compiled(self.network, params, seeds, obs_stats)
             else:
                 result = evaluate_networks(
                     self.env,
-                    self.policy,
+                    self.network,
                     params,
                     seeds,
                     obs_stats,

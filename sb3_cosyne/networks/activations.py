@@ -1,4 +1,6 @@
-"""``tanh`` in plain arithmetic, so that loops over units or lanes compile to vector instructions.
+"""The hidden activations of CoSyNE's Numba networks, by code, and ``tanh`` in plain arithmetic.
+
+``tanh`` is written out so that loops over units or lanes compile to vector instructions.
 
 A call to libm's ``tanh`` keeps a loop scalar, and costs 3-4 times as much as this one in a loop that
 vectorises (``python -m benchmarks.tanh_speed`` measures both). This one is branch-free: both of its formulas
@@ -87,3 +89,23 @@ def tanh_array(values: np.ndarray) -> np.ndarray:
         for column in range(values.shape[1]):
             out[row, column] = tanh(values[row, column])
     return out
+
+
+#: codes of the hidden activations :func:`activate` implements
+TANH, RELU, IDENTITY, ELU, SIGMOID = range(5)
+
+
+# Inlined, so that a loop of activations over units or lanes compiles to vector instructions (in callers
+# compiled with ``error_model="numpy"``).
+@njit(cache=True, inline="always")
+def activate(value: float, code: int) -> float:
+    """The hidden activation of code ``code`` (:data:`TANH`, :data:`RELU`, :data:`IDENTITY`, :data:`ELU`, :data:`SIGMOID`)."""
+    if code == TANH:
+        return tanh(value)
+    if code == RELU:
+        return max(value, 0.0)
+    if code == ELU:
+        return value if value > 0.0 else np.expm1(value)
+    if code == SIGMOID:
+        return 1.0 / (1.0 + np.exp(-value))
+    return value

@@ -8,8 +8,10 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 
-from sb3_cosyne.cosyne.forward import activation_code, mlp_forward
-from sb3_cosyne.cosyne.spaces import check_spaces, input_dim, output_dim, outputs_to_actions, preprocess_obs
+from sb3_cosyne.networks.forward import mlp_forward
+from sb3_cosyne.networks.spaces import check_spaces, outputs_to_actions, preprocess_obs
+from sb3_cosyne.networks.spec import NetworkSpec
+from sb3_cosyne.networks.torch_forward import activation_code
 
 
 class CoSyNEPolicy(BasePolicy):
@@ -31,6 +33,8 @@ class CoSyNEPolicy(BasePolicy):
 
     #: hidden layers when ``net_arch`` is None
     default_net_arch: tuple[int, ...] = (8,)
+    #: whether the single hidden layer is fully recurrent
+    recurrent = False
 
     def __init__(
         self,
@@ -47,15 +51,17 @@ class CoSyNEPolicy(BasePolicy):
         if any(isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1 for units in self.net_arch):
             raise ValueError(f"net_arch must be a list of positive ints, got {net_arch!r}")
         self.activation_fn = activation_fn
-        self.activation_code = activation_code(activation_fn)
         self.with_bias = bool(with_bias)
         self.normalize_obs = bool(normalize_obs)
-        #: number of network inputs an observation makes
-        self.obs_dim = input_dim(observation_space)
-        #: units whose activations are fed back as inputs at the next step (0: feed-forward)
-        self.state_dim = self._recurrent_units()
-        inputs = self.obs_dim + self.state_dim
-        self.layer_sizes = np.array([inputs, *self.net_arch, output_dim(action_space)], dtype=np.int64)
+        #: the architecture, as the kernels and evaluators take it
+        self.network = NetworkSpec(
+            observation_space,
+            action_space,
+            hidden=tuple(int(units) for units in self.net_arch),
+            with_bias=self.with_bias,
+            activation_code=activation_code(activation_fn),
+            recurrent=self.recurrent,
+        )
 
         layers: list[nn.Module] = []
         for layer, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)):
@@ -84,16 +90,34 @@ class CoSyNEPolicy(BasePolicy):
         return [module for module in self.net if isinstance(module, nn.Linear)]
 
     @property
+    def layer_sizes(self) -> np.ndarray:
+        """Units per layer, inputs (observation, then recurrent state) first and outputs last."""
+        return self.network.layer_sizes
+
+    @property
+    def activation_code(self) -> int:
+        """The Numba forward's code of the hidden activation."""
+        return self.network.activation_code
+
+    @property
+    def obs_dim(self) -> int:
+        """Number of network inputs an observation makes."""
+        return self.network.obs_dim
+
+    @property
+    def state_dim(self) -> int:
+        """Units whose activations are fed back as inputs at the next step (0: feed-forward)."""
+        return self.network.state_dim
+
+    @property
     def num_params(self) -> int:
         """Number of evolved parameters (one synapse subpopulation each)."""
-        return int(sum(p.numel() for p in self.net.parameters()))
+        return self.network.num_params
 
     @property
     def segments(self) -> np.ndarray:
         """Boundaries of the chromosome's neuron segments (each neuron's weights and bias), for crossover."""
-        stride = self.layer_sizes[:-1] + int(self.with_bias)
-        lengths = np.repeat(stride, self.layer_sizes[1:])
-        return np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        return self.network.segments
 
     def get_flat_params(self) -> np.ndarray:
         """The network's parameters as one chromosome: neuron after neuron, weights then bias."""
@@ -135,9 +159,6 @@ class CoSyNEPolicy(BasePolicy):
         if not self.normalize_obs:
             return None, None
         return self.obs_mean.cpu().numpy(), self.obs_std.cpu().numpy()
-
-    def _recurrent_units(self) -> int:
-        return 0
 
     def initial_state(self, n: int) -> np.ndarray:
         """
@@ -212,13 +233,7 @@ class CoSyNERecurrentPolicy(CoSyNEPolicy):
     """
 
     default_net_arch = (5,)
-
-    def _recurrent_units(self) -> int:
-        if len(self.net_arch) != 1:
-            raise ValueError(
-                f"RecurrentPolicy has exactly one recurrent layer: net_arch must have one entry, got {self.net_arch!r}"
-            )
-        return int(self.net_arch[0])
+    recurrent = True
 
     def predict(
         self,
@@ -251,3 +266,12 @@ class CoSyNERecurrentPolicy(CoSyNEPolicy):
 MlpPolicy = CoSyNEPolicy
 LinearPolicy = CoSyNELinearPolicy
 RecurrentPolicy = CoSyNERecurrentPolicy
+
+__all__ = [
+    "CoSyNELinearPolicy",
+    "CoSyNEPolicy",
+    "CoSyNERecurrentPolicy",
+    "LinearPolicy",
+    "MlpPolicy",
+    "RecurrentPolicy",
+]

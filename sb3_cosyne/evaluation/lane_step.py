@@ -1,9 +1,9 @@
 """The Numba side of a batched step on the lanes of a VecEnv: record what every busy lane's env returned, then
 compute every busy lane's next network outputs, in one call.
 
-The arithmetic is exactly that of :func:`~sb3_cosyne.cosyne.spaces.preprocess_obs`, ``normalize`` and
+The arithmetic is exactly that of :func:`~sb3_cosyne.networks.spaces.preprocess_obs`, ``normalize`` and
 ``outputs_to_actions`` (numpy's), so that returns and observation statistics are those of the plain numpy
-formulation, bit for bit (``tanh`` of Box actions is :func:`~sb3_cosyne.cosyne.tanh.tanh` in both). A call
+formulation, bit for bit (``tanh`` of Box actions is :func:`~sb3_cosyne.networks.activations.tanh` in both). A call
 unboxes every argument anew, so the arguments are few arrays with named columns.
 """
 
@@ -14,9 +14,8 @@ import numpy as np
 from numba import njit, typeof
 from numba.core.dispatcher import Dispatcher
 
-from sb3_cosyne.cosyne.forward import lane_forward
-from sb3_cosyne.cosyne.spaces import OBS_CLIP
-from sb3_cosyne.cosyne.tanh import tanh
+from sb3_cosyne.networks.forward import lane_forward
+from sb3_cosyne.networks.spaces import OBS_CLIP, box_actions
 
 #: how a lane's last step ended (``lane_info[:, ENDED]``)
 RUNNING, DONE, INVALID = 0, 1, 2
@@ -93,37 +92,6 @@ def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarra
                 stats[NEXT_SUM, i] += value
                 stats[NEXT_SQ_SUM, i] += value * value
         first = False
-
-
-@njit(cache=True, inline="always")
-def box_action(output: float, low: float, span: float, high: float) -> float:
-    """
-    One entry of a Box action from a network output, as ``outputs_to_actions`` computes it: ``low + 0.5 *
-    (tanh(output) + 1) * span``, clipped to ``[low, high]`` (NaN passes), in float64. Inlined into every
-    compiled path that makes Box actions, so that they all compute the same.
-
-    :param span: ``high - low`` (computed in the space's dtype)
-    """
-    value = low + 0.5 * (tanh(output) + 1.0) * span
-    if value < low:
-        return low
-    if value > high:
-        return high
-    return value
-
-
-@njit(cache=True, error_model="numpy")
-def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
-    """
-    Box actions from network outputs (:func:`box_action` of each), cast to the actions' dtype.
-
-    :param outputs: network outputs, one row per action
-    :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
-    :param actions: receives the actions, shape ``(outputs.shape[0], bounds.shape[1])``
-    """
-    for row in range(actions.shape[0]):
-        for i in range(actions.shape[1]):
-            actions[row, i] = box_action(outputs[row, i], bounds[0, i], bounds[1, i], bounds[2, i])
 
 
 @njit(cache=True, error_model="numpy")

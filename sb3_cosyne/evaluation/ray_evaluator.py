@@ -7,8 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sb3_cosyne.cosyne.evaluation import EnvStepError, EvaluationResult
-from sb3_cosyne.cosyne.evaluator import (
+from sb3_cosyne.evaluation.evaluator import (
     BlockOutcome,
     EvaluationCall,
     OnBlock,
@@ -17,9 +16,10 @@ from sb3_cosyne.cosyne.evaluator import (
     check_env_spaces,
     drain,
 )
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
-from sb3_cosyne.cosyne.task_evaluator import TaskEvaluator
-from sb3_cosyne.cosyne.worker import EvaluationWorker
+from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
+from sb3_cosyne.evaluation.tasks import TaskEvaluator
+from sb3_cosyne.evaluation.worker import EvaluationWorker
+from sb3_cosyne.networks.spec import NetworkSpec
 
 #: seconds to wait for the CPUs of stopped actors to come back before refusing to start
 _RELEASE_WAIT_S = 10.0
@@ -163,10 +163,10 @@ class RayEvaluator(TaskEvaluator):
             )
         return n_workers
 
-    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+    def setup(self, network: NetworkSpec, fast_path: bool) -> None:
         """
-        Start Ray and the actors if they are not running, check the env's spaces against the policy's and
-        send the policy's architecture to every actor.
+        Start Ray and the actors if they are not running, check the env's spaces against the network's and
+        send the architecture to every actor.
 
         :raises ValueError: when the env's observation or action space differs from the model's
         :raises RuntimeError: when the actors cannot make the env
@@ -174,11 +174,11 @@ class RayEvaluator(TaskEvaluator):
         ray = _import_ray()
         if self._pool is None:
             self._start()
-        check_env_spaces(self.env, self._spaces[0], policy)
+        check_env_spaces(self.env, self._spaces[0], network)
         self._drain()
-        self._obs_dim = policy.obs_dim
-        policy_ref = ray.put(policy)
-        ray.get([actor.set_policy.remote(policy_ref, fast_path) for actor in self._actors])
+        self._obs_dim = network.obs_dim
+        network_ref = ray.put(network)
+        ray.get([actor.set_network.remote(network_ref, fast_path) for actor in self._actors])
 
     def _drain(self) -> None:
         if self._pool is not None:

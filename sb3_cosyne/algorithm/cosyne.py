@@ -7,8 +7,8 @@ import pathlib
 import pickle
 import sys
 import time
-import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
@@ -16,20 +16,23 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
-from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, sanitize_fitness
-from sb3_cosyne.cosyne.evaluation import EvaluationResult, evaluate_networks
-from sb3_cosyne.cosyne.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn
-from sb3_cosyne.cosyne.fast_path import CompiledRollout, compiled_rollout
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.cosyne.spaces import check_spaces
-from sb3_cosyne.cosyne.torch_forward import TorchForward, use_torch_forward
+from sb3_cosyne.algorithm.callbacks import StepReporter
+from sb3_cosyne.algorithm.champion import Champion
+from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
+from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
+from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn
+from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+from sb3_cosyne.evaluation.result import EvaluationResult
+from sb3_cosyne.networks.spaces import check_spaces
+from sb3_cosyne.networks.torch_forward import TorchForward, use_torch_forward
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 
@@ -37,39 +40,43 @@ SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 _SEED_BOUND = 2**31 - 1
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_evaluator(evaluator: Any) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
         raise ValueError(f"evaluator must be None or a BaseEvaluator (SubprocEvaluator, RayEvaluator), got {evaluator!r}")
 
 
-def _progress_bars(callback: BaseCallback) -> list[ProgressBarCallback]:
-    """The progress bars among the callbacks (nested in ``CallbackList`` or not)."""
-    if isinstance(callback, CallbackList):
-        return [bar for child in callback.callbacks for bar in _progress_bars(child)]
-    return [callback] if isinstance(callback, ProgressBarCallback) else []
+@dataclass
+class _Generation:
+    """
+    What a generation has evaluated, until it commits.
 
+    :param rng: a copy of the strategy's random generator, which the generation draws from (it replaces the
+        strategy's when the generation commits)
+    :param obs_stats: the observation statistics the networks are evaluated with
+    :param candidates: the networks, one per row
+    """
 
-def _is_silent(callback: BaseCallback) -> bool:
-    """Whether a step does nothing to the callback but count: SB3's stand-in for no callback, alone or in lists."""
-    # Exact types: a subclass may do something at each step.
-    if type(callback) is CallbackList:
-        return all(_is_silent(child) for child in callback.callbacks)
-    return type(callback) is ConvertCallback and callback.callback is None
+    rng: np.random.Generator
+    obs_stats: tuple[np.ndarray | None, np.ndarray | None]
+    candidates: np.ndarray
+    #: the population's episodes
+    result: EvaluationResult | None = None
+    #: each network's mean return
+    fitness: np.ndarray | None = None
+    #: the returns of the best network and of the champion on the re-test episodes (None: no re-test)
+    challenger_returns: np.ndarray | None = None
+    champion_returns: np.ndarray | None = None
 
+    @property
+    def best(self) -> int:
+        """The index of the generation's best network."""
+        return int(np.argmax(sanitize_fitness(self.fitness)))
 
-def _count_steps(callback: BaseCallback, n_steps: int, num_timesteps: int) -> None:
-    """Leave a silent callback (and its children) as ``n_steps`` calls of ``on_step`` would."""
-    callback.n_calls += n_steps
-    callback.num_timesteps = num_timesteps
-    if type(callback) is CallbackList:
-        for child in callback.callbacks:
-            _count_steps(child, n_steps, num_timesteps)
+    @property
+    def n_episodes(self) -> int:
+        """The episodes run, re-tests included."""
+        retests = 0 if self.challenger_returns is None else self.challenger_returns.size + self.champion_returns.size
+        return self.result.returns.size + retests
 
 
 class CoSyNE(BaseAlgorithm):
@@ -87,7 +94,8 @@ class CoSyNE(BaseAlgorithm):
        mutate the children (truncated Cauchy noise), and write them over the worst networks' weights;
     4. permute the weights within every subpopulation.
 
-    :param policy: the policy, ``"MlpPolicy"``, ``"LinearPolicy"`` or a :class:`CoSyNEPolicy` subclass
+    :param policy: the policy, ``"MlpPolicy"``, ``"LinearPolicy"``, ``"RecurrentPolicy"`` or a :class:`CoSyNEPolicy`
+        subclass
     :param env: the env to learn from (a gymnasium id, env or VecEnv); each lane of a VecEnv runs its own network.
         An id is made without a render mode (pass ``gym.make(id, render_mode="rgb_array")`` to render)
     :param pop_size: number of networks per generation (``m``, the size of every subpopulation)
@@ -110,12 +118,14 @@ class CoSyNE(BaseAlgorithm):
     :param normalize_obs: normalise Box observations by running statistics (frozen within a generation and
         stored with the champion)
     :param fast_path: run whole episodes in one compiled loop when the env has a compiled port (the paper's
-        pole-balancing envs, wrapped only by gymnasium's standard wrappers); returns are identical to the
-        VecEnv path's, and callbacks' ``on_step`` is called once per env step too, after each episode has run
+        pole-balancing envs and gymnasium's CartPole, Acrobot, MountainCar, MountainCarContinuous and Pendulum,
+        wrapped only by the standard wrappers); returns are identical to the VecEnv path's, and callbacks'
+        ``on_step`` is called once per env step too, after each episode has run
     :param batched_forward: how the VecEnv path runs all lanes' networks at each step: ``"numba"`` (on the CPU,
         bit-for-bit reproducible), ``"torch"`` (batched matrix products on ``device``, the networks evaluated
-        moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the policy has at least
-        100,000 parameters, Numba otherwise. The torch forward turns the compiled fast path off
+        moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the lanes
+        times the policy's parameters reach ``TORCH_MIN_LANE_PARAMS`` (:mod:`sb3_cosyne.networks.torch_forward`),
+        Numba otherwise. The torch forward turns the compiled fast path off
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -179,8 +189,8 @@ class CoSyNE(BaseAlgorithm):
             stagnation,
             burst_scale,
         )
-        self.n_eval_episodes = _check_int("n_eval_episodes", n_eval_episodes, 1)
-        self.champion_episodes = _check_int("champion_episodes", champion_episodes, 0)
+        self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
+        self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
@@ -233,10 +243,8 @@ class CoSyNE(BaseAlgorithm):
         self.obs_rms: RunningMeanStd | None = None
         #: episodes evaluated so far, champion re-tests included
         self.num_evaluations = 0
-        #: the champion's mean return over all its re-test episodes (-inf before the first generation)
-        self.best_fitness = -np.inf
-        self._champion_return_sum = 0.0
-        self._champion_episode_count = 0
+        #: the re-test record of the network ``predict`` uses
+        self.champion = Champion()
         #: num_timesteps when the last generation completed (what a save records)
         self._committed_timesteps = 0
         self._warned_invalid = False
@@ -245,6 +253,7 @@ class CoSyNE(BaseAlgorithm):
 
     def _setup_model(self) -> None:
         # Runs again on load after the saved attributes are restored: only build what is missing.
+        self._load_legacy_champion()
         if not (isinstance(self.policy_class, type) and issubclass(self.policy_class, CoSyNEPolicy)):
             raise ValueError(
                 f"CoSyNE needs a CoSyNEPolicy, got {self.policy_class!r}: a model saved by another algorithm "
@@ -280,6 +289,19 @@ class CoSyNE(BaseAlgorithm):
             if self.normalize_obs:
                 self.obs_rms = self._bounds_prior(self.observation_space)
             self.policy.set_flat_params(self.strategy.population[:, 0])
+
+    def _load_legacy_champion(self) -> None:
+        """Models saved before the champion had a record of its own kept it in loose attributes."""
+        return_sum = self.__dict__.pop("_champion_return_sum", None)
+        episode_count = self.__dict__.pop("_champion_episode_count", None)
+        self.__dict__.pop("best_fitness", None)
+        if episode_count is not None:
+            self.champion = Champion(return_sum, episode_count)
+
+    @property
+    def best_fitness(self) -> float:
+        """The champion's mean return over all its re-test episodes (-inf before the first generation)."""
+        return self.champion.mean
 
     def save(
         self,
@@ -366,163 +388,110 @@ class CoSyNE(BaseAlgorithm):
 
         :return: the results, ending with the first aborted one (the calls after it are not run)
         """
-
-        def on_step(n_steps: int) -> bool:
-            self.num_timesteps += n_steps
-            return callback.on_step()
-
-        def on_invalid(network: int, step: int, what: str) -> None:
-            if not self._warned_invalid:
-                self._warned_invalid = True
-                warnings.warn(
-                    f"the env returned a non-finite {what} at step {step} of network {network}'s episode: "
-                    "that network gets the worst fitness (warned once)",
-                    stacklevel=2,
-                )
-
-        def on_episodes(lengths: np.ndarray) -> bool:
-            if _is_silent(callback):
-                # Replaying would only count: counted at once, since a replayed step costs more than a compiled one.
-                n_steps = int(lengths.sum())
-                self.num_timesteps += n_steps
-                _count_steps(callback, n_steps, self.num_timesteps)
-                return True
-            # The episodes are already over: callbacks replay their steps one by one, so that step-counting
-            # callbacks (EvalCallback's eval_freq, CheckpointCallback's save_freq) fire as on the VecEnv path.
-            bars = _progress_bars(callback)
-            surplus = self.env.num_envs - 1  # SB3's bar counts num_envs steps per call, here one step each
-            for length in lengths.ravel():
-                for bar in bars:
-                    if surplus:
-                        bar.pbar.update(-surplus * int(length))
-                if not all(on_step(1) for _ in range(int(length))):
-                    return False
-            return True
-
-        def evaluate_here(call: EvaluationCall) -> EvaluationResult:
-            if self._compiled_rollout is not None:
-                result = self._compiled_rollout(self.policy, call.params, call.seeds, call.obs_stats)
-                result.aborted = not on_episodes(result.lengths)
-                return result
-            return evaluate_networks(
-                self.env, self.policy, call.params, call.seeds, call.obs_stats, on_step, on_invalid, self._torch_forward
-            )
-
+        steps = StepReporter(self, callback)
         if self.evaluator is not None:
-            results = self.evaluator.evaluate_calls(calls, on_episodes, on_invalid)
+            results = self.evaluator.evaluate_calls(calls, steps.on_episodes, steps.on_invalid)
         else:
-            results = evaluate_in_turn(evaluate_here, calls)
+            results = evaluate_in_turn(lambda call: self._evaluate_here(call, steps), calls)
         for result in results:
             self._update_info_buffer(
                 [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
             )
         return results
 
-    def _retest(
-        self, candidate: np.ndarray, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """
-        Run the candidate and the champion on the same fresh episodes.
+    def _evaluate_here(self, call: EvaluationCall, steps: StepReporter) -> EvaluationResult:
+        """Run a call's episodes in this process: in one compiled loop if the env has one, else on the env's lanes."""
+        network = self.policy.network
+        if self._compiled_rollout is not None:
+            result = self._compiled_rollout(network, call.params, call.seeds, call.obs_stats)
+            result.aborted = not steps.on_episodes(result.lengths)
+            return result
+        return evaluate_networks(
+            self.env, network, call.params, call.seeds, call.obs_stats, steps.on_step, steps.on_invalid, self._torch_forward
+        )
 
-        :return: the candidate's and the champion's returns (the latter empty without a champion),
-            or None when a callback stopped training
-        """
-        seeds = rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
-        calls = [EvaluationCall(candidate[None], seeds, obs_stats)]
-        if self._champion_episode_count > 0:
-            calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
-        results = self._evaluate(calls, callback)
-        if results[-1].aborted:
-            return None
-        return results[0].returns[0], results[1].returns[0] if len(results) > 1 else np.empty(0)
-
-    def _contest(
-        self, candidate: np.ndarray, fitness: float, rng: np.random.Generator, obs_stats: tuple, callback: BaseCallback
-    ) -> tuple[bool, tuple[float, int], int] | None:
-        """
-        Decide whether the generation's best network replaces the champion.
-
-        :param candidate: the generation's best network
-        :param fitness: its fitness this generation
-        :return: whether it is crowned, the champion's new (return sum, episode count), and the number of
-            re-test episodes run; None when a callback stopped training
-        """
-        keep = (self._champion_return_sum, self._champion_episode_count)
-        if not np.isfinite(fitness):
-            return False, keep, 0
-        if self.champion_episodes == 0:
-            return (True, (fitness, 1), 0) if fitness > self.best_fitness else (False, keep, 0)
-        # ">=": a champion at the best score a network can get must keep facing re-tests, or it is never dethroned.
-        if fitness < self.best_fitness:
-            return False, keep, 0
-        retest = self._retest(candidate, rng, obs_stats, callback)
-        if retest is None:
-            return None
-        challenger, champion = retest
-        n_retests = challenger.size + champion.size
-        # A champion that breaks the env is dethroned by any finite challenger.
-        keep = (keep[0] + float(champion.sum()), keep[1] + champion.size) if np.all(np.isfinite(champion)) else (0.0, 0)
-        if np.all(np.isfinite(challenger)) and (keep[1] == 0 or challenger.mean() > keep[0] / keep[1]):
-            return True, (float(challenger.sum()), challenger.size), n_retests
-        return False, keep, n_retests
+    def _episode_seeds(self, rng: np.random.Generator) -> np.ndarray:
+        """The reset seeds of a generation's episodes, one row per network: the same starts for all with ``shared_starts``."""
+        n_starts = 1 if self.shared_starts else self.pop_size
+        seeds = rng.integers(0, _SEED_BOUND, size=(n_starts, self.n_eval_episodes))
+        return np.broadcast_to(seeds, (self.pop_size, self.n_eval_episodes))
 
     def _run_generation(self, callback: BaseCallback) -> bool:
         """
-        One generation of Algorithm 2. Nothing about the population, the champion or the random generator
-        changes until the generation completes, so an interruption leaves the model as after the last one.
+        One generation of Algorithm 2, as a transaction: nothing about the population, the champion or the random
+        generator changes until the generation commits, so an interruption leaves the model as after the last one.
 
         :return: False when a callback stopped training
         """
-        strategy = self.strategy
-        rng = copy.deepcopy(strategy.rng)
+        rng = copy.deepcopy(self.strategy.rng)
         obs_stats = self._obs_stats()
-        n_starts = 1 if self.shared_starts else strategy.pop_size
-        seeds = np.broadcast_to(
-            rng.integers(0, _SEED_BOUND, size=(n_starts, self.n_eval_episodes)), (strategy.pop_size, self.n_eval_episodes)
-        )
-
+        seeds = self._episode_seeds(rng)
         callback.on_rollout_start()
-        candidates = strategy.ask()
-        (result,) = self._evaluate([EvaluationCall(candidates, seeds, obs_stats)], callback)
-        if result.aborted:
+        generation = _Generation(rng, obs_stats, self.strategy.ask())
+        (generation.result,) = self._evaluate([EvaluationCall(generation.candidates, seeds, obs_stats)], callback)
+        if generation.result.aborted:
             return False
-        fitness = result.returns.mean(axis=1)
-        n_episodes = result.returns.size
-
-        best = int(np.argmax(sanitize_fitness(fitness)))
-        contest = self._contest(candidates[best], float(fitness[best]), rng, obs_stats, callback)
-        if contest is None:
+        generation.fitness = generation.result.returns.mean(axis=1)
+        if not self._retest(generation, callback):
             return False
-        crown, champion_update, n_retests = contest
-        n_episodes += n_retests
+        self._commit(generation)
+        self._log_generation(generation.fitness)
+        callback.on_rollout_end()
+        return True
 
-        # Commit the generation.
-        if crown:
-            self.policy.set_flat_params(candidates[best])
-            if obs_stats[0] is not None:
-                self.policy.set_obs_stats(*obs_stats)
-        self._champion_return_sum, self._champion_episode_count = champion_update
-        self.best_fitness = (
-            self._champion_return_sum / self._champion_episode_count if self._champion_episode_count > 0 else -np.inf
+    def _retest(self, generation: _Generation, callback: BaseCallback) -> bool:
+        """
+        Run the generation's best network and the champion on the same fresh episodes, if the best may be crowned.
+
+        :return: False when a callback stopped training
+        """
+        best = generation.best
+        if not self.champion.needs_retest(float(generation.fitness[best]), self.champion_episodes):
+            return True
+        seeds = generation.rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
+        calls = [EvaluationCall(generation.candidates[best][None], seeds, generation.obs_stats)]
+        if self.champion.exists:
+            calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
+        results = self._evaluate(calls, callback)
+        if results[-1].aborted:
+            return False
+        generation.challenger_returns = results[0].returns[0]
+        generation.champion_returns = results[1].returns[0] if len(results) > 1 else np.empty(0)
+        return True
+
+    def _commit(self, generation: _Generation) -> None:
+        """Apply a completed generation: the champion contest, the observation statistics, the strategy's step."""
+        best = generation.best
+        crowned = self.champion.contest(
+            float(generation.fitness[best]),
+            self.champion_episodes,
+            generation.challenger_returns,
+            generation.champion_returns,
         )
+        if crowned:
+            self.policy.set_flat_params(generation.candidates[best])
+            if generation.obs_stats[0] is not None:
+                self.policy.set_obs_stats(*generation.obs_stats)
+        result = generation.result
         if self.obs_rms is not None and result.obs_count > 0:
             mean = result.obs_sum / result.obs_count
             var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)
             self.obs_rms.update_from_moments(mean, var, result.obs_count)
-        self.num_evaluations += n_episodes
+        self.num_evaluations += generation.n_episodes
         self._committed_timesteps = self.num_timesteps
-        strategy.rng = rng
-        strategy.tell(fitness)
+        self.strategy.rng = generation.rng
+        self.strategy.tell(generation.fitness)
+
+    def _log_generation(self, fitness: np.ndarray) -> None:
+        """Record a completed generation's numbers in the logger."""
         finite = fitness[np.isfinite(fitness)]
-        self.logger.record("train/generation", strategy.generation)
+        self.logger.record("train/generation", self.strategy.generation)
         self.logger.record("train/evaluations", self.num_evaluations)
         self.logger.record("train/best_fitness", self.best_fitness)
         if finite.size:
             self.logger.record("rollout/gen_best", float(finite.max()))
             self.logger.record("rollout/gen_mean", float(finite.mean()))
             self.logger.record("rollout/gen_worst", float(finite.min()))
-        callback.on_rollout_end()
-        return True
 
     def learn(
         self: SelfCoSyNE,
@@ -547,13 +516,13 @@ class CoSyNE(BaseAlgorithm):
         """
         _check_evaluator(self.evaluator)
         if self.evaluator is not None:
-            self.evaluator.setup(self.policy, self.fast_path)
+            self.evaluator.setup(self.policy.network, self.fast_path)
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         self._committed_timesteps = self.num_timesteps
         self._torch_forward = (
-            TorchForward(self.policy, self.env.num_envs, self.device)
+            TorchForward(self.policy.network, self.env.num_envs, self.device)
             if use_torch_forward(self.batched_forward, self.device, self.policy.num_params, self.env.num_envs)
             else None
         )

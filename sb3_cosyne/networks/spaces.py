@@ -6,8 +6,9 @@ two cannot drift apart.
 
 import numpy as np
 from gymnasium import spaces
+from numba import njit
 
-from sb3_cosyne.cosyne.tanh import tanh_array
+from sb3_cosyne.networks.activations import tanh, tanh_array
 
 #: Normalised observations are clipped to this magnitude, as in SB3's ``VecNormalize``.
 OBS_CLIP = 10.0
@@ -135,3 +136,34 @@ def outputs_to_actions(outputs: np.ndarray, action_space: spaces.Space) -> np.nd
         actions = actions + action_space.start.reshape(1, -1)
         return actions.reshape(batch, *action_space.shape).astype(action_space.dtype)
     return (outputs > 0).reshape(batch, *action_space.shape).astype(action_space.dtype)
+
+
+@njit(cache=True, inline="always")
+def box_action(output: float, low: float, span: float, high: float) -> float:
+    """
+    One entry of a Box action from a network output, as ``outputs_to_actions`` computes it: ``low + 0.5 *
+    (tanh(output) + 1) * span``, clipped to ``[low, high]`` (NaN passes), in float64. Inlined into every
+    compiled path that makes Box actions, so that they all compute the same.
+
+    :param span: ``high - low`` (computed in the space's dtype)
+    """
+    value = low + 0.5 * (tanh(output) + 1.0) * span
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+
+
+@njit(cache=True, error_model="numpy")
+def box_actions(outputs: np.ndarray, bounds: np.ndarray, actions: np.ndarray) -> None:
+    """
+    Box actions from network outputs (:func:`box_action` of each), cast to the actions' dtype.
+
+    :param outputs: network outputs, one row per action
+    :param bounds: float64 rows ``low``, ``high - low`` (computed in the space's dtype) and ``high``
+    :param actions: receives the actions, shape ``(outputs.shape[0], bounds.shape[1])``
+    """
+    for row in range(actions.shape[0]):
+        for i in range(actions.shape[1]):
+            actions[row, i] = box_action(outputs[row, i], bounds[0, i], bounds[1, i], bounds[2, i])

@@ -15,16 +15,17 @@ from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from sb3_cosyne.cosyne.evaluation import EvaluationResult
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
 from sb3_cosyne.envs.cartpole import CartPoleEnv
-from sb3_cosyne.envs.classic_control import PORTS, ClassicPort, classic_rollouts
-from sb3_cosyne.envs.rollout import normalization, run_pole_rollouts
+from sb3_cosyne.envs.classic_control import PORTS, ClassicPort
+from sb3_cosyne.evaluation.classic_rollout import classic_rollouts
+from sb3_cosyne.evaluation.pole_rollout import normalization, run_pole_rollouts
+from sb3_cosyne.evaluation.result import EvaluationResult
+from sb3_cosyne.networks.spec import NetworkSpec
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
 
 #: evaluates ``params`` (one row per network) from ``seeds`` (networks × episodes) with observation statistics
-CompiledRollout = Callable[[CoSyNEPolicy, np.ndarray, np.ndarray, tuple], EvaluationResult]
+CompiledRollout = Callable[[NetworkSpec, np.ndarray, np.ndarray, tuple], EvaluationResult]
 
 
 def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
@@ -58,13 +59,13 @@ def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
     damping_steps = env.damping_steps if env.fitness == "damping" else 0
     limit = _step_limit(max_steps)
 
-    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+    def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         # The task is deterministic: the seeds only say how many episodes each network plays.
         shape = seeds.shape
         return _shaped_result(
             shape,
             *run_pole_rollouts(
-                policy,
+                network,
                 np.repeat(params, shape[1], axis=0),
                 np.repeat(start[None], seeds.size, axis=0),
                 env.markov,
@@ -108,15 +109,15 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
     low, high = (0.0, 0.0) if discrete else (float(env.action_space.low[0]), float(env.action_space.high[0]))
     obs_dim = int(np.prod(env.observation_space.shape))
 
-    def rollout(policy: CoSyNEPolicy, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+    def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         obs_norm, normalize = normalization(obs_stats, obs_dim)
         starts, first_obs = _seeded_starts(env, seeds, port.state)
         returns, lengths, count, moments = classic_rollouts(
             port.code,
             np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
-            policy.layer_sizes,
-            policy.with_bias,
-            policy.activation_code,
+            network.layer_sizes,
+            network.with_bias,
+            network.activation_code,
             starts,
             first_obs,
             constants,

@@ -8,13 +8,39 @@ it are reproducible on one machine and device but not identical to runs with the
 
 import numpy as np
 import torch as th
+from torch import nn
 
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.networks.activations import ELU, IDENTITY, RELU, SIGMOID, TANH
+from sb3_cosyne.networks.spec import NetworkSpec
+
+#: the torch modules of the hidden activations the Numba forward implements, by code
+ACTIVATION_MODULES: dict[int, type[nn.Module]] = {
+    TANH: nn.Tanh,
+    RELU: nn.ReLU,
+    IDENTITY: nn.Identity,
+    ELU: nn.ELU,
+    SIGMOID: nn.Sigmoid,
+}
 
 #: with ``batched_forward="auto"``, the torch forward runs on a CUDA device once lanes × parameters reach this: on an
 #: H100 beside a Xeon core, it beat the Numba forward from 30,000-162,000 lanes × parameters and was about 4-5 times
 #: as fast here (``benchmarks/forward_crossover.py``, README), a margin for CPUs that run the Numba forward faster
 TORCH_MIN_LANE_PARAMS = 500_000
+
+
+def activation_code(activation_fn: type[nn.Module]) -> int:
+    """
+    The Numba forward's code for a torch activation class.
+
+    :raises ValueError: for an activation the Numba forward does not implement
+    """
+    codes = {module: code for code, module in ACTIVATION_MODULES.items()}
+    if activation_fn not in codes:
+        supported = ", ".join(f"nn.{cls.__name__}" for cls in codes)
+        raise ValueError(
+            f"activation_fn {activation_fn!r} is not supported by CoSyNE's batched forward; use one of {supported}"
+        )
+    return codes[activation_fn]
 
 
 def use_torch_forward(batched_forward: str, device: th.device, num_params: int, num_lanes: int) -> bool:
@@ -36,24 +62,20 @@ class TorchForward:
     """
     Batched forward of many networks, each lane with its own parameters, on a torch device.
 
-    :param policy: the policy whose architecture the networks have
+    :param network: the networks' architecture
     :param num_lanes: number of lanes
     :param device: the torch device
     """
 
-    def __init__(self, policy: CoSyNEPolicy, num_lanes: int, device: th.device | str) -> None:
+    def __init__(self, network: NetworkSpec, num_lanes: int, device: th.device | str) -> None:
         self.device = th.device(device)
-        self.activation = policy.activation_fn()
-        self.with_bias = policy.with_bias
+        self.activation = ACTIVATION_MODULES[network.activation_code]()
+        self.with_bias = network.with_bias
         #: (start, n_out, n_in) of each layer's block in the chromosome
-        self.layers: list[tuple[int, int, int]] = []
-        start = 0
-        for n_in, n_out in zip(policy.layer_sizes[:-1].tolist(), policy.layer_sizes[1:].tolist(), strict=True):
-            self.layers.append((start, n_out, n_in))
-            start += n_out * (n_in + int(self.with_bias))
-        self.recurrent = policy.state_dim > 0
+        self.layers = network.layer_blocks()
+        self.recurrent = network.state_dim > 0
         self.population: list[tuple[th.Tensor, th.Tensor | None]] = []
-        self.lanes = self._split(th.zeros((num_lanes, start), dtype=th.float64, device=self.device))
+        self.lanes = self._split(th.zeros((num_lanes, network.num_params), dtype=th.float64, device=self.device))
 
     def _split(self, params: th.Tensor) -> list[tuple[th.Tensor, th.Tensor | None]]:
         """Each layer's weights ``(n, n_out, n_in)`` and biases ``(n, n_out)`` (None without), contiguous."""

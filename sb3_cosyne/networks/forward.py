@@ -8,41 +8,8 @@ layer, each neuron as its incoming weights followed by its bias.
 
 import numpy as np
 from numba import njit
-from torch import nn
 
-from sb3_cosyne.cosyne.tanh import tanh
-
-#: Hidden-layer activations the Numba forward implements, by torch module class.
-ACTIVATIONS = {nn.Tanh: 0, nn.ReLU: 1, nn.Identity: 2, nn.ELU: 3, nn.Sigmoid: 4}
-
-
-def activation_code(activation_fn: type[nn.Module]) -> int:
-    """
-    The Numba forward's code for a torch activation class.
-
-    :raises ValueError: for an activation the Numba forward does not implement
-    """
-    if activation_fn not in ACTIVATIONS:
-        supported = ", ".join(f"nn.{cls.__name__}" for cls in ACTIVATIONS)
-        raise ValueError(
-            f"activation_fn {activation_fn!r} is not supported by CoSyNE's batched forward; use one of {supported}"
-        )
-    return ACTIVATIONS[activation_fn]
-
-
-# Inlined, so that a loop of activations over units or lanes compiles to vector instructions (in callers
-# compiled with ``error_model="numpy"``).
-@njit(cache=True, inline="always")
-def _activate(value: float, code: int) -> float:
-    if code == 0:
-        return tanh(value)
-    if code == 1:
-        return max(value, 0.0)
-    if code == 3:
-        return value if value > 0.0 else np.expm1(value)
-    if code == 4:
-        return 1.0 / (1.0 + np.exp(-value))
-    return value
+from sb3_cosyne.networks.activations import activate
 
 
 @njit(cache=True, inline="always")
@@ -70,7 +37,7 @@ def lane_forward(
         entry and the outputs (first ``layer_sizes[-1]``) on return, row 1 is scratch
     :param layer_sizes: units per layer, inputs first and outputs last
     :param with_bias: whether every neuron has a bias after its weights
-    :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param activation: code of the hidden activation (see :mod:`~sb3_cosyne.networks.activations`); the output layer is linear
     :param last_hidden: receives the last hidden layer's activations (the state of a recurrent network); length 0
         when they are not needed
     """
@@ -88,7 +55,7 @@ def lane_forward(
         hidden_layer = layer < n_layers - 1
         # activations in a loop of their own, over the units, which vectorises
         for k in range(n_out):
-            work[0, k] = _activate(work[1, k], activation) if hidden_layer else work[1, k]
+            work[0, k] = activate(work[1, k], activation) if hidden_layer else work[1, k]
         if layer == n_layers - 2:
             for k in range(last_hidden.shape[0]):
                 last_hidden[k] = work[0, k]
@@ -115,7 +82,7 @@ def lanes_forward(
     :param scratch: work buffer, the shape of ``values``
     :param layer_sizes: units per layer, inputs first and outputs last
     :param with_bias: whether every neuron has a bias after its weights
-    :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param activation: code of the hidden activation (see :mod:`~sb3_cosyne.networks.activations`); the output layer is linear
     :param last_hidden: receives each lane's last hidden activations (the state of a recurrent network), shape
         ``(state_dim, lanes)``; no rows when they are not needed
     """
@@ -131,7 +98,7 @@ def lanes_forward(
                     scratch[k, lane] += weights[start + i, lane] * values[i, lane]
             if layer < n_layers - 1:
                 for lane in range(n):
-                    scratch[k, lane] = _activate(scratch[k, lane], activation)
+                    scratch[k, lane] = activate(scratch[k, lane], activation)
             start += stride
         for k in range(n_out):
             for lane in range(n):
@@ -158,7 +125,7 @@ def mlp_forward(
     :param inputs: one input vector per lane, shape ``(lanes, layer_sizes[0])``
     :param layer_sizes: units per layer, inputs first and outputs last
     :param with_bias: whether every neuron has a bias after its weights
-    :param activation: code of the hidden activation (see :data:`ACTIVATIONS`); the output layer is linear
+    :param activation: code of the hidden activation (see :mod:`~sb3_cosyne.networks.activations`); the output layer is linear
     :param last_hidden: shape ``(lanes, layer_sizes[-2])`` to receive the last hidden layer's activations (the
         state of a recurrent network), or ``(lanes, 0)`` when they are not needed
     :return: outputs, shape ``(lanes, layer_sizes[-1])``

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sb3_cosyne.cosyne.evaluation import EvaluationResult
-from sb3_cosyne.cosyne.policies import CoSyNEPolicy
+from sb3_cosyne.evaluation.result import EvaluationResult
+from sb3_cosyne.networks.spec import NetworkSpec
 
 #: called with the episode lengths of each block, in block order, as soon as the blocks before it are in;
 #: returning False stops the evaluation
@@ -180,15 +180,15 @@ class BlockAssembler:
         return self.results[: c + 1]
 
 
-def check_env_spaces(env: Any, env_spaces: tuple, policy: CoSyNEPolicy) -> None:
+def check_env_spaces(env: Any, env_spaces: tuple, network: NetworkSpec) -> None:
     """
     :param env: the evaluator's env (id or function), for the message
     :param env_spaces: the observation and action spaces of the evaluator's env
-    :param policy: the model's policy
+    :param network: the architecture of the model's networks
     :raises ValueError: when a space differs from the model's
     """
     for kind, env_space, model_space in zip(
-        ("observation", "action"), env_spaces, (policy.observation_space, policy.action_space), strict=True
+        ("observation", "action"), env_spaces, (network.observation_space, network.action_space), strict=True
     ):
         if env_space != model_space:
             raise ValueError(f"the evaluator's env {env!r} has the {kind} space {env_space}, but the model's is {model_space}")
@@ -331,13 +331,13 @@ class BaseEvaluator(ABC):
     """
 
     @abstractmethod
-    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
+    def setup(self, network: NetworkSpec, fast_path: bool) -> None:
         """
-        Get ready to evaluate networks of ``policy``'s architecture (called at the start of every ``learn``).
+        Get ready to evaluate networks of this architecture (called at the start of every ``learn``).
 
-        :param policy: the model's policy
+        :param network: the networks' architecture (the model's ``policy.network``)
         :param fast_path: whether episodes may run on the compiled fast path where the env has one
-        :raises ValueError: when the evaluator's env spaces differ from the policy's
+        :raises ValueError: when the evaluator's env spaces differ from the network's
         """
 
     @abstractmethod

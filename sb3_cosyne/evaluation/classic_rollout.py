@@ -1,9 +1,8 @@
 """Whole episodes of many networks on a classic-control port, in one compiled loop.
 
 One loop serves every port: it runs the network on the observation, turns the outputs into the action as
-CoSyNE's batched evaluation does, and calls the port's step and observation through :func:`env_step` and
-:func:`env_observe`, which dispatch on the port's code. (Numba compiles a loop that receives a step function
-as an argument anew in every process, so the dispatch keeps the loop in Numba's on-disk cache.) The steps,
+CoSyNE's batched evaluation does, and calls the port's step and observation through
+:mod:`~sb3_cosyne.envs.classic_control.dispatch`, which dispatches on the port's code. The steps,
 observations and network are inlined into the loop (``inline="always"``): a call that passes arrays costs two
 atomic reference-count updates per array, which at every step would cost more than many a port's physics.
 Numba's on-disk cache of the loop follows this file's timestamp only: after editing a port's module (or the
@@ -13,42 +12,9 @@ network's), delete the ``__pycache__`` ``*.nbi``/``*.nbc`` files or touch this f
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.lane_step import box_action
-from sb3_cosyne.envs.classic_control.acrobot import acrobot_observe, acrobot_step
-from sb3_cosyne.envs.classic_control.cartpole import cartpole_step
-from sb3_cosyne.envs.classic_control.mountain_car import continuous_mountain_car_step, mountain_car_step
-from sb3_cosyne.envs.classic_control.pendulum import pendulum_observe, pendulum_step
-from sb3_cosyne.envs.rollout import network_outputs, rollout_buffers
-
-#: the ports' codes
-CARTPOLE, PENDULUM, ACROBOT, MOUNTAIN_CAR, CONTINUOUS_MOUNTAIN_CAR = range(5)
-
-
-@njit(cache=True, inline="always")
-def env_step(env: int, state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
-    """The step of the port ``env``: advances ``state`` in place, returns the reward and whether the episode terminated."""
-    if env == CARTPOLE:
-        return cartpole_step(state, action, constants)
-    if env == PENDULUM:
-        return pendulum_step(state, action, constants)
-    if env == ACROBOT:
-        return acrobot_step(state, action, constants)
-    if env == MOUNTAIN_CAR:
-        return mountain_car_step(state, action, constants)
-    return continuous_mountain_car_step(state, action, constants)
-
-
-@njit(cache=True, inline="always")
-def env_observe(env: int, state: np.ndarray, obs: np.ndarray) -> None:
-    """The observation of the port ``env`` in ``state`` (float32 values), written into ``obs``."""
-    if env == PENDULUM:
-        pendulum_observe(state, obs)
-    elif env == ACROBOT:
-        acrobot_observe(state, obs)
-    else:
-        # CartPole and the mountain cars observe their state, rounded to float32.
-        for i in range(obs.shape[0]):
-            obs[i] = np.float32(state[i])
+from sb3_cosyne.envs.classic_control.dispatch import env_observe, env_step
+from sb3_cosyne.evaluation.pole_rollout import network_outputs, rollout_buffers
+from sb3_cosyne.networks.spaces import box_action
 
 
 @njit(cache=True, error_model="numpy")
@@ -73,7 +39,7 @@ def classic_rollouts(
 
     :param env: the port's code
     :param params: one chromosome per episode, shape ``(k, n)``
-    :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
+    :param layer_sizes: the network's layer sizes (inputs = observation + recurrent state)
     :param with_bias: whether neurons have biases
     :param activation: the hidden activation's code
     :param starts: each episode's state after the env's seeded ``reset``, shape ``(k, state size)``

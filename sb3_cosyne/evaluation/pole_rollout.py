@@ -7,14 +7,16 @@ VecEnv path's, bit for bit.
 
 import functools
 
+import gymnasium as gym
 import numpy as np
 from numba import njit
 
-from sb3_cosyne.cosyne.forward import lane_forward, lanes_forward
-from sb3_cosyne.cosyne.lane_step import box_action
-from sb3_cosyne.cosyne.spaces import OBS_CLIP
-from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, _observation_layout, damping_fitness, window_sum
+from sb3_cosyne.envs import generalization_starts
+from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, damping_fitness, observation_layout, window_sum
 from sb3_cosyne.envs.physics import VECTOR_LANES, advance_lanes, force_from_action, lane_failed
+from sb3_cosyne.networks.forward import lane_forward, lanes_forward
+from sb3_cosyne.networks.spaces import OBS_CLIP, box_action
+from sb3_cosyne.networks.spec import NetworkSpec
 
 
 @njit(cache=True)
@@ -24,7 +26,7 @@ def rollout_buffers(k: int, obs_dim: int, layer_sizes: np.ndarray):
 
     :param k: episodes
     :param obs_dim: observation size
-    :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
+    :param layer_sizes: the network's layer sizes (inputs = observation + recurrent state)
     :return: returns and lengths (``(k,)`` each); the observation ``(obs_dim,)``; the running sum and sum of
         squares of the observations, rows of ``(2, obs_dim)``; the network's recurrent state
         (``(layer_sizes[0] - obs_dim,)``, to be zeroed at each episode start) and work buffer for
@@ -138,7 +140,7 @@ def pole_rollouts(
     step, as the VecEnv path with one lane sums them.
 
     :param params: one chromosome per network, shape ``(k, n)``
-    :param layer_sizes: the policy's layer sizes (inputs = observation + recurrent state)
+    :param layer_sizes: the network's layer sizes (inputs = observation + recurrent state)
     :param with_bias: whether neurons have biases
     :param activation: the hidden activation's code
     :param starts: the physical start state of each network's episode, shape ``(k, 2 + 2 * n_poles)``
@@ -255,7 +257,7 @@ def _move_lane(source, target, job, weights, counts, total, hidden, jiggle, stat
 
 
 def run_pole_rollouts(
-    policy,
+    network: NetworkSpec,
     params: np.ndarray,
     starts: np.ndarray,
     markov: bool,
@@ -264,9 +266,9 @@ def run_pole_rollouts(
     damping_steps: int = 0,
 ):
     """
-    :func:`pole_rollouts` for a CoSyNE policy's architecture: one episode per row of ``params``.
+    :func:`pole_rollouts` for a CoSyNE network's architecture: one episode per row of ``params``.
 
-    :param policy: the CoSyNE policy whose architecture the chromosomes fill
+    :param network: the architecture the chromosomes fill
     :param params: one chromosome per episode, shape ``(k, num_params)``
     :param starts: one physical start state per episode, shape ``(k, 2 + 2 * n_poles)``
     :param markov: whether the velocities are observed
@@ -276,13 +278,13 @@ def run_pole_rollouts(
     :return: returns and lengths, shape ``(k,)`` each, and the count, sum and sum of squares of the raw
         observations
     """
-    obs_index, obs_scale = _observation_layout((starts.shape[1] - 2) // 2, markov)
+    obs_index, obs_scale = observation_layout((starts.shape[1] - 2) // 2, markov)
     obs_norm, normalize = normalization(obs_stats, len(obs_index))
     returns, lengths, count, moments = pole_rollouts(
         np.ascontiguousarray(params, dtype=np.float64),
-        policy.layer_sizes,
-        policy.with_bias,
-        policy.activation_code,
+        network.layer_sizes,
+        network.with_bias,
+        network.activation_code,
         np.ascontiguousarray(starts, dtype=np.float64),
         obs_index,
         obs_scale,
@@ -292,3 +294,27 @@ def run_pole_rollouts(
         damping_steps,
     )
     return returns, lengths, count, moments[0], moments[1]
+
+
+def compiled_generalization_score(
+    network: NetworkSpec,
+    params: np.ndarray,
+    env_id: str = "sb3_cosyne/DoublePoleNoVel-v0",
+    steps: int = 1000,
+    obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> int:
+    """
+    :func:`~sb3_cosyne.envs.generalization_test` for a CoSyNE network, in one compiled loop (same result, much faster).
+
+    :param network: the network's architecture (a CoSyNE policy's ``network``)
+    :param params: the network's chromosome
+    :param env_id: a registered pole-balancing env
+    :param steps: the number of steps to balance
+    :param obs_stats: the observation mean and standard deviation it normalises with (a policy's ``obs_stats()``)
+    :return: the number of starts balanced for ``steps`` steps
+    """
+    env = gym.make(env_id).unwrapped
+    starts = generalization_starts()[:, : 2 + 2 * env.n_poles]
+    params = np.repeat(np.asarray(params, dtype=np.float64)[None], len(starts), axis=0)
+    returns = run_pole_rollouts(network, params, starts, env.markov, obs_stats, steps)[0]
+    return int(np.sum(returns == steps))

@@ -1,0 +1,384 @@
+"""Batched evaluation of many networks on the lanes of a VecEnv.
+
+Each lane of the VecEnv runs one episode of one network at a time; at every step one Numba call
+(:func:`~sb3_cosyne.evaluation.lane_step.advance_lanes`) records the step of every busy lane and computes the
+next actions of all of them, each from its own parameter vector. A lane whose episode ends takes the next
+episode still to run, so lanes stay busy. Every episode starts from ``reset(seed=...)`` with its own seed,
+so a network's return does not depend on which lane ran it or on how many lanes there are. Per step,
+Python only steps the envs and calls the callback.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from sb3_cosyne.evaluation.lane_step import (
+    ACTION,
+    ENDED,
+    INVALID,
+    JOB,
+    LENGTH,
+    MEAN,
+    OVER,
+    RETURN,
+    REWARD,
+    SQ_SUM,
+    STD,
+    SUM,
+    advance_lanes,
+    direct_call,
+)
+from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
+from sb3_cosyne.networks.spaces import box_actions, outputs_to_actions, preprocess_obs
+from sb3_cosyne.networks.spec import NetworkSpec
+from sb3_cosyne.networks.torch_forward import TorchForward
+
+
+class _VecLanes:
+    """Lanes of any VecEnv: all lanes step together; resets go through ``env_method`` to pass a seed."""
+
+    def __init__(self, env: VecEnv) -> None:
+        self.env = env
+        self.actions: np.ndarray | None = None
+        # All lanes step at once: an error cannot be traced to one of them.
+        self.lane: int | None = None
+
+    def reset(self, lane: int, seed: int):
+        return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
+
+    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        actions = np.asarray(actions)
+        if self.actions is None:
+            # Idle lanes must still receive a valid action; their transitions are ignored.
+            self.actions = np.repeat(actions[busy[:1]], self.env.num_envs, axis=0)
+        # A new array each step: an env (or a VecEnv wrapper) may keep the actions it was given.
+        self.actions = self.actions.copy()
+        self.actions[busy] = actions[busy]
+        obs, rewards, dones, _ = self.env.step(self.actions)
+        obs_out[busy] = obs[busy]
+        lane_out[busy, REWARD] = rewards[busy]
+        lane_out[busy, OVER] = dones[busy]
+
+
+class _DummyLanes:
+    """Lanes of a DummyVecEnv, stepped directly: idle lanes cost nothing and no infos are copied."""
+
+    def __init__(self, env: DummyVecEnv) -> None:
+        self.envs = env.envs
+        #: the lane stepped last, which names the culprit when an env raises
+        self.lane: int | None = None
+
+    def reset(self, lane: int, seed: int):
+        return self.envs[lane].reset(seed=int(seed))[0]
+
+    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        envs = self.envs
+        for lane in busy:
+            self.lane = lane
+            obs, reward, terminated, truncated, _ = envs[lane].step(actions[lane])
+            obs_out[lane] = obs
+            lane_out[lane, REWARD] = reward
+            lane_out[lane, OVER] = terminated or truncated
+
+
+def _make_lanes(env: VecEnv):
+    return _DummyLanes(env) if isinstance(env, DummyVecEnv) else _VecLanes(env)
+
+
+class _Actions:
+    """
+    Turns every lane's outputs into its action: Discrete actions come from the kernel as ints (Python ints pass
+    gymnasium's checks much faster than numpy scalars), float Box actions from the kernel too
+    (:func:`~sb3_cosyne.networks.spaces.box_actions`, into a fresh array each step, since an env may keep the
+    action it was given), other spaces go through ``outputs_to_actions``.
+    """
+
+    def __init__(self, action_space: spaces.Space, num_envs: int) -> None:
+        self.space = action_space
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.start = int(action_space.start) if self.discrete else 0
+        self.box = isinstance(action_space, spaces.Box) and np.issubdtype(action_space.dtype, np.floating)
+        #: the bounds the kernel squashes Box actions into (no columns: the kernel computes none)
+        self.bounds = np.zeros((3, 0))
+        #: what the kernel fills with Box actions: shape and dtype
+        self.buffer_shape, self.dtype = (num_envs, 0), np.dtype(np.float64)
+        if self.box:
+            low, high = action_space.low, action_space.high
+            # The span in the space's dtype first, as numpy promotes it in outputs_to_actions.
+            self.bounds = np.stack([low.ravel(), (high - low).ravel(), high.ravel()]).astype(np.float64)
+            self.buffer_shape, self.dtype = (num_envs, self.bounds.shape[1]), action_space.dtype
+            self.shape = (num_envs, *action_space.shape)
+
+    def buffer(self) -> np.ndarray:
+        """An array for the kernel's Box actions."""
+        return np.empty(self.buffer_shape, dtype=self.dtype)
+
+    def __call__(self, outputs: np.ndarray, lane_info: np.ndarray, box: np.ndarray) -> np.ndarray | list:
+        """
+        :param outputs: every lane's outputs (zeros for idle lanes)
+        :param lane_info: every lane's Discrete action in its ``ACTION`` column
+        :param box: every lane's Box action, as the kernel computed them from ``outputs``
+        :return: one action per lane
+        """
+        if self.discrete:
+            return lane_info[:, ACTION].tolist()
+        if self.box:
+            return box if box.shape == self.shape else box.reshape(self.shape)
+        return outputs_to_actions(outputs, self.space)
+
+
+def evaluate_networks(
+    env: VecEnv,
+    network: NetworkSpec,
+    params: np.ndarray,
+    seeds: np.ndarray,
+    obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    on_step: Callable[[int], bool] | None = None,
+    on_invalid: Callable[[int, int, str], None] | None = None,
+    torch_forward: TorchForward | None = None,
+    first_network: int = 0,
+    first_episode: int = 0,
+) -> EvaluationResult:
+    """
+    Run ``seeds.shape[1]`` episodes of each network on the lanes of ``env``.
+
+    :param env: the VecEnv whose lanes run the episodes
+    :param network: the architecture the parameter vectors fill
+    :param params: one parameter vector per network, shape ``(n_networks, num_params)``
+    :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
+    :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
+    :param on_step: called after every batched step with the number of env steps taken; returning
+        False aborts the evaluation
+    :param on_invalid: called with (network, step, what) when an env returns a non-finite observation
+        or reward; that episode ends and its return is NaN
+    :param torch_forward: run the networks with this torch forward (for ``env.num_envs`` lanes) instead of Numba's
+    :param first_network: number of the first network in error messages (when these networks are part of a larger
+        call, as an evaluator's block is)
+    :param first_episode: number of the first episode in error messages
+    :raises EnvStepError: when the env raises, naming the network and the lane
+    :return: the episodes' returns and lengths and the observation statistics
+    """
+    runner = LaneRunner(
+        env,
+        network,
+        params,
+        seeds,
+        obs_stats,
+        torch_forward=torch_forward,
+        first_network=first_network,
+        first_episode=first_episode,
+    )
+    return runner.run(on_step, on_invalid)
+
+
+class LaneRunner:
+    """
+    One evaluation of many networks on the lanes of a VecEnv (see :func:`evaluate_networks`): the episodes still
+    to run are jobs, numbered ``network * n_episodes + episode``, handed to the lanes in order.
+
+    :param env: the VecEnv whose lanes run the episodes
+    :param network: the architecture the parameter vectors fill
+    :param params: one parameter vector per network, shape ``(n_networks, num_params)``
+    :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
+    :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
+    :param torch_forward: run the networks with this torch forward instead of Numba's
+    :param first_network: number of the first network in error messages
+    :param first_episode: number of the first episode in error messages
+    """
+
+    def __init__(
+        self,
+        env: VecEnv,
+        network: NetworkSpec,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple[np.ndarray | None, np.ndarray | None],
+        torch_forward: TorchForward | None = None,
+        first_network: int = 0,
+        first_episode: int = 0,
+    ) -> None:
+        self.seeds = seeds
+        self.n_episodes = seeds.shape[1]
+        self.n_jobs = seeds.size
+        num_envs = env.num_envs
+        self.lanes = _make_lanes(env)
+        self.params = np.ascontiguousarray(params, dtype=np.float64)
+        self.n_params = self.params.shape[1]
+        self.torch_forward = torch_forward
+        self.first_network, self.first_episode = first_network, first_episode
+        mean, std = obs_stats
+        self.normalize = mean is not None
+        self.obs_space = env.observation_space
+
+        self.returns = np.zeros(seeds.shape)
+        self.lengths = np.zeros(seeds.shape, dtype=np.int64)
+        self.lane_info = np.zeros((num_envs, 3), dtype=np.int64)
+        self.lane_info[:, JOB] = -1
+        self.lane_out = np.zeros((num_envs, 4))
+        self.lane_nets = np.zeros((num_envs, self.n_params + network.state_dim))
+        # float64 whatever the space's dtype (casting is exact, as preprocess_obs's), so that the kernel has one signature
+        self.obs_buf = np.zeros((num_envs, *self.obs_space.shape))
+        # Discrete observations are one-hot encoded by numpy; the kernel reads all others as they are.
+        self.one_hot = isinstance(self.obs_space, (spaces.Discrete, spaces.MultiDiscrete))
+        self.inputs = np.zeros((num_envs, network.obs_dim)) if self.one_hot else self.obs_buf.reshape(num_envs, -1)
+        self.stats = np.zeros((6, network.obs_dim))
+        if self.normalize:
+            self.stats[MEAN], self.stats[STD] = mean, std
+        self.outputs = np.zeros((num_envs, int(network.layer_sizes[-1])))
+        self.to_actions = _Actions(env.action_space, num_envs)
+        self.box = self.to_actions.buffer()
+        architecture = (network.layer_sizes, network.with_bias, network.activation_code)
+        #: the kernel's arguments that stay the same from call to call
+        self.kernel_args = (
+            self.lane_info,
+            self.lane_out,
+            self.inputs,
+            self.lane_nets,
+            self.stats,
+            self.normalize,
+            *architecture,
+        )
+        self.net_inputs = self.outputs
+        if torch_forward is not None:
+            torch_forward.load(self.params)
+            # The kernel leaves the networks' inputs here for torch.
+            self.net_inputs = np.zeros((num_envs, int(network.layer_sizes[0])))
+        self.kernel = direct_call(
+            advance_lanes, True, True, *self.kernel_args, True, self.net_inputs, 0, self.to_actions.bounds, self.box
+        )
+        self.obs_count = 0
+        self.next_job = 0
+        self.busy: list[int] = []
+
+    def run(
+        self, on_step: Callable[[int], bool] | None = None, on_invalid: Callable[[int, int, str], None] | None = None
+    ) -> EvaluationResult:
+        """
+        Run every episode (see :func:`evaluate_networks` for the callbacks).
+
+        :return: the episodes' returns and lengths and the observation statistics
+        """
+        for lane in range(min(self.lane_info.shape[0], self.n_jobs)):
+            self._start(lane)
+        self._refill()
+        while self.busy:
+            busy = self.busy
+            # The inputs the last call read are stepped now: their statistics count from the next call on.
+            stepped = len(busy) if self.normalize else 0
+            try:
+                actions = self.to_actions(self.outputs, self.lane_info, self.box)
+                self.lanes.step(busy, actions, self.obs_buf, self.lane_out)
+            except Exception as error:
+                raise self._env_error(error, self.lanes.lane) from error
+            # Records this step and, unless an episode ended, computes the next actions.
+            n_ended = self._advance(record=True, commit=stepped > 0)
+            self.obs_count += stepped
+            if on_step is not None and not on_step(len(busy)):
+                for lane in busy:
+                    self._record_episode(lane)
+                return self._result(aborted=True)
+            if n_ended:
+                self._end_episodes(on_invalid)
+        return self._result()
+
+    def _end_episodes(self, on_invalid: Callable[[int, int, str], None] | None) -> None:
+        """Record the episodes that ended, start the next ones on their lanes and compute the next actions."""
+        for lane in self.busy:
+            ended = self.lane_info[lane, ENDED]
+            if not ended:
+                continue
+            net, episode = self._record_episode(lane)
+            if ended == INVALID and on_invalid is not None:
+                what = "reward" if not np.isfinite(self.lane_out[lane, REWARD]) else "observation"
+                on_invalid(net, int(self.lengths[net, episode]), what)
+            self._start(lane)
+        self._refill()
+
+    def _refill(self) -> None:
+        """Update the busy lanes and, if any, compute their next actions."""
+        self.busy = [lane for lane in range(self.lane_info.shape[0]) if self.lane_info[lane, JOB] >= 0]
+        if self.busy:
+            self._advance(record=False, commit=False)
+
+    def _start(self, lane: int) -> None:
+        """Start the next job on ``lane``, or leave it idle when none is left."""
+        self.lane_out[lane, RETURN] = self.lane_out[lane, LENGTH] = 0.0
+        if self.next_job >= self.n_jobs:
+            self.lane_info[lane, JOB] = -1
+            return
+        job = self.next_job
+        self.next_job += 1
+        self.lane_info[lane, JOB] = job
+        network, episode = divmod(job, self.n_episodes)
+        self.lane_nets[lane, : self.n_params] = self.params[network]
+        self.lane_nets[lane, self.n_params :] = 0.0
+        if self.torch_forward is not None:
+            self.torch_forward.assign(lane, network)
+        try:
+            self.obs_buf[lane] = self.lanes.reset(lane, self.seeds[network, episode])
+        except Exception as error:
+            raise self._env_error(error, lane) from error
+
+    def _record_episode(self, lane: int) -> tuple[int, int]:
+        """Write the lane's episode so far into the results; return its network and episode."""
+        net, episode = divmod(int(self.lane_info[lane, JOB]), self.n_episodes)
+        self.returns[net, episode] = self.lane_out[lane, RETURN]
+        self.lengths[net, episode] = int(self.lane_out[lane, LENGTH])
+        return net, episode
+
+    def _advance(self, record: bool, commit: bool) -> int:
+        """
+        One call of :func:`~sb3_cosyne.evaluation.lane_step.advance_lanes` over the busy lanes (and the torch forward).
+
+        :param record: whether a step was taken since the last call
+        :param commit: whether the observations the last call read were stepped
+        :return: the number of episodes that ended
+        """
+        if self.one_hot:
+            self.inputs[self.busy] = preprocess_obs(self.obs_buf[self.busy], self.obs_space)
+        to_actions = self.to_actions
+        if to_actions.box:
+            # A new array each step: an env may keep the action it was given.
+            self.box = to_actions.buffer()
+        if self.torch_forward is None:
+            return self.kernel(
+                record, commit, *self.kernel_args, True, self.outputs, to_actions.start, to_actions.bounds, self.box
+            )
+        n_ended = self.kernel(record, commit, *self.kernel_args, False, self.net_inputs, 0, to_actions.bounds, self.box)
+        if not n_ended:
+            self._torch_outputs()
+        return n_ended
+
+    def _torch_outputs(self) -> None:
+        """The outputs and actions of every lane from the torch forward, on the inputs the kernel left."""
+        outputs, hidden = self.torch_forward(self.net_inputs)
+        self.outputs[:] = outputs
+        self.outputs[self.lane_info[:, JOB] < 0] = 0.0
+        self.lane_info[:, ACTION] = self.outputs.argmax(axis=1) + self.to_actions.start
+        if self.to_actions.box:
+            box_actions(self.outputs, self.to_actions.bounds, self.box)
+        if hidden is not None:
+            self.lane_nets[:, self.n_params :] = hidden
+
+    def _env_error(self, error: Exception, lane: int | None) -> EnvStepError:
+        """The error to raise when the env raised, naming the lane and the network (or the busy lanes)."""
+        lane_job = self.lane_info[:, JOB]
+        if lane is None:
+            busy = ", ".join(
+                f"{lane} (network {lane_job[lane] // self.n_episodes + self.first_network})"
+                for lane in np.flatnonzero(lane_job >= 0)
+            )
+            where = f"one of the lanes {busy}"
+        else:
+            network, episode = divmod(int(lane_job[lane]), self.n_episodes)
+            where = (
+                f"lane {lane} while evaluating network {network + self.first_network} (episode {episode + self.first_episode})"
+            )
+        return EnvStepError(f"the env raised {type(error).__name__}: {error} in {where}; the population is left as it was")
+
+    def _result(self, aborted: bool = False) -> EvaluationResult:
+        return EvaluationResult(
+            self.returns, self.lengths, self.obs_count, self.stats[SUM].copy(), self.stats[SQ_SUM].copy(), aborted
+        )
