@@ -23,7 +23,7 @@ import torch as th
 from gymnasium import spaces
 
 from sb3_cosyne.algorithm.policies import MlpPolicy
-from sb3_cosyne.evaluation.lane_step import ACTION, JOB, MEAN, STD, advance_lanes
+from sb3_cosyne.evaluation.lane_step import ACTION, JOB, MEAN, STD, LaneNetworks, LaneOutputs, Lanes, advance_lanes
 from sb3_cosyne.networks.torch_forward import TorchForward
 
 OBSERVATION_SPACE = spaces.Box(-np.inf, np.inf, shape=(24,), dtype=np.float32)
@@ -57,22 +57,24 @@ def step_functions(width: int, lanes: int, device: str) -> tuple[int, Callable[[
     inputs = rng.normal(size=(lanes, policy.obs_dim))
     stats = np.zeros((6, policy.obs_dim))
     stats[MEAN], stats[STD] = 0.0, 1.0
-    network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
-    # Discrete actions: no Box bounds
-    step_args = (lane_info, lane_out, inputs, population, stats, True, *network)
-    no_box = (np.zeros((3, 0)), np.zeros((lanes, 0)))
+    lane_arrays = Lanes(lane_info, lane_out, inputs, population, stats, True)
+    architecture = (policy.layer_sizes, policy.with_bias, policy.activation_code)
     outputs = np.zeros((lanes, 4))
     net_inputs = np.zeros((lanes, policy.obs_dim))
+    # Discrete actions: no Box bounds
+    no_box = np.zeros((3, 0))
+    numba_target, torch_target = LaneOutputs(outputs, 0, no_box), LaneOutputs(net_inputs, 0, no_box)
+    box = np.zeros((lanes, 0))
     forward = TorchForward(policy.network, lanes, device)
     forward.load(population)
     for lane in range(lanes):
         forward.assign(lane, lane)
 
     def numba_step() -> None:
-        advance_lanes(False, True, *step_args, True, outputs, 0, *no_box)
+        advance_lanes(False, lane_arrays, LaneNetworks(*architecture, True), numba_target, box)
 
     def torch_step() -> None:
-        advance_lanes(False, True, *step_args, False, net_inputs, 0, *no_box)
+        advance_lanes(False, lane_arrays, LaneNetworks(*architecture, False), torch_target, box)
         outputs[:], _ = forward(net_inputs)
         lane_info[:, ACTION] = outputs.argmax(axis=1)
 

@@ -40,7 +40,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.evaluation.lane_step import direct_call
+from sb3_cosyne.evaluation.lane_step import LaneNetworks, LaneOutputs, Lanes, direct_call
 from sb3_cosyne.hyperparams import tuned_or_default
 
 CLASSIC_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1")
@@ -128,7 +128,7 @@ def replay(env_id: str, render_mode: str | None, lanes: int, log: EventLog) -> f
 
 
 @njit(cache=True)
-def enter(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) -> int:
+def enter(record, lanes, networks, target, actions) -> int:
     """Does nothing: calling it costs what entering a compiled function with the lane step's arguments costs."""
     return 0
 
@@ -139,16 +139,17 @@ def lane_step_arguments(model: CoSyNE, lanes: int) -> tuple:
     float_box = isinstance(space, gym.spaces.Box) and np.issubdtype(space.dtype, np.floating)
     width = int(np.prod(space.shape)) if float_box else 0
     box_dtype = space.dtype if width else np.float64
-    arrays = (
+    lane_arrays = Lanes(
         np.zeros((lanes, 3), dtype=np.int64),
         np.zeros((lanes, 4)),
         np.zeros((lanes, policy.obs_dim)),
         np.zeros((lanes, policy.num_params + policy.state_dim)),
         np.zeros((6, policy.obs_dim)),
+        True,
     )
-    network = (policy.layer_sizes, policy.with_bias, policy.activation_code)
-    actions = (np.zeros((lanes, int(policy.layer_sizes[-1]))), 0, np.zeros((3, width)), np.zeros((lanes, width), box_dtype))
-    return (True, True, *arrays, True, *network, True, *actions)
+    networks = LaneNetworks(policy.layer_sizes, policy.with_bias, policy.activation_code, True)
+    target = LaneOutputs(np.zeros((lanes, int(policy.layer_sizes[-1]))), 0, np.zeros((3, width)))
+    return (True, lane_arrays, networks, target, np.zeros((lanes, width), box_dtype))
 
 
 def floor_replay(model: CoSyNE, env_id: str, render_mode: str | None, lanes: int, log: EventLog) -> float:

@@ -179,15 +179,15 @@ class CoSyNE(BaseAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         check_hyperparameters(
-            pop_size,
-            parent_fraction,
-            mutation_prob,
-            mutation_scale,
-            permutation,
-            init_scale,
-            mutation_target,
-            stagnation,
-            burst_scale,
+            pop_size=pop_size,
+            parent_fraction=parent_fraction,
+            mutation_prob=mutation_prob,
+            mutation_scale=mutation_scale,
+            permutation=permutation,
+            init_scale=init_scale,
+            mutation_target=mutation_target,
+            stagnation=stagnation,
+            burst_scale=burst_scale,
         )
         self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
@@ -407,7 +407,14 @@ class CoSyNE(BaseAlgorithm):
             result.aborted = not steps.on_episodes(result.lengths)
             return result
         return evaluate_networks(
-            self.env, network, call.params, call.seeds, call.obs_stats, steps.on_step, steps.on_invalid, self._torch_forward
+            self.env,
+            network,
+            call.params,
+            call.seeds,
+            call.obs_stats,
+            on_step=steps.on_step,
+            on_invalid=steps.on_invalid,
+            torch_forward=self._torch_forward,
         )
 
     def _episode_seeds(self, rng: np.random.Generator) -> np.ndarray:

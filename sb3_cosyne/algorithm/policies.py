@@ -29,6 +29,8 @@ class CoSyNEPolicy(BasePolicy):
     :param activation_fn: hidden activation (``nn.Tanh``, ``nn.ReLU``, ``nn.ELU``, ``nn.Sigmoid`` or ``nn.Identity``)
     :param with_bias: whether neurons have a bias
     :param normalize_obs: whether Box observations are normalised by the running statistics stored in the policy
+    :param normalize_images: kept for SB3's ``BasePolicy.save`` and ``load``, which pass it to every policy; CoSyNE's
+        networks read image observations as they are
     """
 
     #: hidden layers when ``net_arch`` is None
@@ -44,9 +46,10 @@ class CoSyNEPolicy(BasePolicy):
         activation_fn: type[nn.Module] = nn.Tanh,
         with_bias: bool = True,
         normalize_obs: bool = False,
+        normalize_images: bool = True,
     ) -> None:
         check_spaces(observation_space, action_space)
-        super().__init__(observation_space, action_space, squash_output=False)
+        super().__init__(observation_space, action_space, squash_output=False, normalize_images=normalize_images)
         self.net_arch = list(self.default_net_arch if net_arch is None else net_arch)
         if any(isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1 for units in self.net_arch):
             raise ValueError(f"net_arch must be a list of positive ints, got {net_arch!r}")
@@ -148,6 +151,15 @@ class CoSyNEPolicy(BasePolicy):
                 if self.with_bias:
                     linear.bias.copy_(th.as_tensor(block[:, n_in]))
                 offset += n_out * stride
+
+    def load_from_vector(self, vector: np.ndarray) -> None:
+        """
+        Load the parameters from a vector of :meth:`parameters_to_vector` (SB3's order, not the chromosome's), in
+        float64: SB3's version casts to float32, which would change the network.
+
+        :param vector: the parameters
+        """
+        th.nn.utils.vector_to_parameters(th.as_tensor(vector, dtype=th.float64, device=self.device), self.parameters())
 
     def set_obs_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
         """Store the observation statistics the current network was evaluated with."""

@@ -23,6 +23,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def check_hyperparameters(
+    *,
     pop_size: int,
     parent_fraction: float,
     mutation_prob: float,
@@ -129,15 +130,15 @@ class CoSyNEStrategy:
         rng: np.random.Generator | None = None,
     ) -> None:
         self.n_parents = check_hyperparameters(
-            pop_size,
-            parent_fraction,
-            mutation_prob,
-            mutation_scale,
-            permutation,
-            init_scale,
-            mutation_target,
-            stagnation,
-            burst_scale,
+            pop_size=pop_size,
+            parent_fraction=parent_fraction,
+            mutation_prob=mutation_prob,
+            mutation_scale=mutation_scale,
+            permutation=permutation,
+            init_scale=init_scale,
+            mutation_target=mutation_target,
+            stagnation=stagnation,
+            burst_scale=burst_scale,
         )
         if isinstance(num_params, bool) or not isinstance(num_params, (int, np.integer)) or num_params < 1:
             raise ValueError(f"num_params must be a positive int, got {num_params!r}")

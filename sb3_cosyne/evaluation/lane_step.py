@@ -4,11 +4,11 @@ compute every busy lane's next network outputs, in one call.
 The arithmetic is exactly that of :func:`~sb3_cosyne.networks.spaces.preprocess_obs`, ``normalize`` and
 ``outputs_to_actions`` (numpy's), so that returns and observation statistics are those of the plain numpy
 formulation, bit for bit (``tanh`` of Box actions is :func:`~sb3_cosyne.networks.activations.tanh` in both). A call
-unboxes every argument anew, so the arguments are few arrays with named columns.
+unboxes every argument anew, so the arguments are few arrays with named columns, grouped in named tuples.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, typeof
@@ -28,6 +28,50 @@ REWARD, OVER, RETURN, LENGTH = range(4)
 #: rows of ``stats``: normalisation mean and std, the sums (and sums of squares) of the observations whose step was
 #: taken, and those of the observations the last call read
 MEAN, STD, SUM, SQ_SUM, NEXT_SUM, NEXT_SQ_SUM = range(6)
+
+
+class Lanes(NamedTuple):
+    """What the kernel reads and writes about every lane."""
+
+    #: per lane, the columns ``JOB``, ``ENDED``, ``ACTION`` (int64)
+    info: np.ndarray
+    #: per lane, the columns ``REWARD``, ``OVER``, ``RETURN``, ``LENGTH`` (float64)
+    out: np.ndarray
+    #: per lane, its network inputs before normalisation: its new observation, flattened, or its one-hot encoding
+    #: (always finite, as is the integer observation it encodes)
+    inputs: np.ndarray
+    #: per lane, its network's chromosome followed by its recurrent state (updated in place)
+    nets: np.ndarray
+    #: normalisation statistics and sums (rows ``MEAN`` to ``NEXT_SQ_SUM``)
+    stats: np.ndarray
+    #: whether to normalise the inputs and gather their statistics
+    normalize: bool
+
+
+class LaneNetworks(NamedTuple):
+    """The networks' architecture, and where they run."""
+
+    #: units per layer
+    layer_sizes: np.ndarray
+    #: whether the neurons have biases
+    with_bias: bool
+    #: code of the hidden activation
+    activation: int
+    #: whether the kernel runs the networks; if not, the outputs receive the networks' inputs (normalised
+    #: observation, then recurrent state) for a forward pass elsewhere
+    run_here: bool
+
+
+class LaneOutputs(NamedTuple):
+    """Where the kernel writes every lane's outputs, and how it makes actions of them."""
+
+    #: every lane's outputs (zeros for idle lanes), or its network inputs when the networks run elsewhere
+    outputs: np.ndarray
+    #: the start of a Discrete action space (0 otherwise), added to the argmax in ``info[:, ACTION]``
+    action_start: int
+    #: a float Box action space's bounds as :func:`~sb3_cosyne.networks.spaces.box_actions` takes them; with no
+    #: columns (other spaces), no Box actions are computed
+    bounds: np.ndarray
 
 
 @njit(cache=True)
@@ -95,52 +139,26 @@ def batch_statistics(lane_info: np.ndarray, inputs: np.ndarray, stats: np.ndarra
 
 
 @njit(cache=True, error_model="numpy")
-def advance_lanes(
-    record: bool,
-    commit: bool,
-    lane_info: np.ndarray,
-    lane_out: np.ndarray,
-    inputs: np.ndarray,
-    lane_nets: np.ndarray,
-    stats: np.ndarray,
-    normalize: bool,
-    layer_sizes: np.ndarray,
-    with_bias: bool,
-    activation: int,
-    forward: bool,
-    outputs: np.ndarray,
-    action_start: int,
-    bounds: np.ndarray,
-    actions: np.ndarray,
-) -> int:
+def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: LaneOutputs, actions: np.ndarray) -> int:
     """
     One batched step of the busy lanes: record the step just taken, then, unless an episode ended, compute the
     next outputs (and Discrete or Box actions).
 
-    :param record: whether a step was taken since the last call: add each busy lane's reward to its episode's
-        return and length, and set its ``ENDED`` to ``DONE`` if its episode is over, ``INVALID`` if its reward or
-        observation was non-finite (which ends it too, with a NaN return), else ``RUNNING``
-    :param commit: whether the observations the last call read were stepped: add their statistics to the sums
-    :param lane_info: per lane, the columns ``JOB``, ``ENDED``, ``ACTION``
-    :param lane_out: per lane, the columns ``REWARD``, ``OVER``, ``RETURN``, ``LENGTH``
-    :param inputs: per lane, its network inputs before normalisation: its new observation, flattened, or its
-        one-hot encoding (always finite, as is the integer observation it encodes)
-    :param lane_nets: per lane, its network's chromosome followed by its recurrent state (updated in place)
-    :param stats: normalisation statistics and sums (rows ``MEAN`` to ``NEXT_SQ_SUM``)
-    :param normalize: whether to normalise the inputs and gather their statistics
-    :param layer_sizes: units per layer of the networks
-    :param with_bias: whether their neurons have biases
-    :param activation: code of their hidden activation
-    :param forward: whether to run the networks; if not, ``outputs`` receives the networks' inputs (normalised
-        observation, then recurrent state) for a forward pass elsewhere
-    :param outputs: receives every lane's outputs (zeros for idle lanes)
-    :param action_start: the start of a Discrete action space (0 otherwise)
-    :param bounds: a float Box action space's bounds as :func:`box_actions` takes them; with no columns (other
-        spaces), no Box actions are computed
-    :param actions: receives every lane's Box action after a forward (:func:`box_actions` of ``outputs``)
+    :param record: whether a step was taken since the last call: add the statistics of the observations the last
+        call read to the sums; add each busy lane's reward to its episode's return and length, and set its
+        ``ENDED`` to ``DONE`` if its episode is over, ``INVALID`` if its reward or observation was non-finite (which
+        ends it too, with a NaN return), else ``RUNNING``
+    :param lanes: every lane's state
+    :param networks: the networks' architecture and where they run
+    :param target: where the outputs go
+    :param actions: receives every lane's Box action after a forward (``box_actions`` of the outputs); a new array
+        at each call, since an env may keep the action it was given
     :return: the number of episodes that ended (the outputs are then not computed)
     """
-    if commit:
+    lane_info, lane_out, inputs, lane_nets, stats, normalize = lanes
+    layer_sizes, with_bias, activation, forward = networks
+    outputs, action_start, bounds = target
+    if record and normalize:
         for i in range(stats.shape[1]):
             stats[SUM, i] += stats[NEXT_SUM, i]
             stats[SQ_SUM, i] += stats[NEXT_SQ_SUM, i]

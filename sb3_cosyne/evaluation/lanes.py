@@ -27,6 +27,9 @@ from sb3_cosyne.evaluation.lane_step import (
     SQ_SUM,
     STD,
     SUM,
+    LaneNetworks,
+    LaneOutputs,
+    Lanes,
     advance_lanes,
     direct_call,
 )
@@ -135,6 +138,7 @@ def evaluate_networks(
     params: np.ndarray,
     seeds: np.ndarray,
     obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    *,
     on_step: Callable[[int], bool] | None = None,
     on_invalid: Callable[[int, int, str], None] | None = None,
     torch_forward: TorchForward | None = None,
@@ -229,25 +233,18 @@ class LaneRunner:
         self.outputs = np.zeros((num_envs, int(network.layer_sizes[-1])))
         self.to_actions = _Actions(env.action_space, num_envs)
         self.box = self.to_actions.buffer()
-        architecture = (network.layer_sizes, network.with_bias, network.activation_code)
-        #: the kernel's arguments that stay the same from call to call
-        self.kernel_args = (
-            self.lane_info,
-            self.lane_out,
-            self.inputs,
-            self.lane_nets,
-            self.stats,
-            self.normalize,
-            *architecture,
-        )
+        run_here = torch_forward is None
+        self.lane_arrays = Lanes(self.lane_info, self.lane_out, self.inputs, self.lane_nets, self.stats, self.normalize)
+        self.networks = LaneNetworks(network.layer_sizes, network.with_bias, network.activation_code, run_here)
         self.net_inputs = self.outputs
-        if torch_forward is not None:
+        if run_here:
+            self.target = LaneOutputs(self.outputs, self.to_actions.start, self.to_actions.bounds)
+        else:
             torch_forward.load(self.params)
             # The kernel leaves the networks' inputs here for torch.
             self.net_inputs = np.zeros((num_envs, int(network.layer_sizes[0])))
-        self.kernel = direct_call(
-            advance_lanes, True, True, *self.kernel_args, True, self.net_inputs, 0, self.to_actions.bounds, self.box
-        )
+            self.target = LaneOutputs(self.net_inputs, 0, self.to_actions.bounds)
+        self.kernel = direct_call(advance_lanes, True, self.lane_arrays, self.networks, self.target, self.box)
         self.obs_count = 0
         self.next_job = 0
         self.busy: list[int] = []
@@ -265,16 +262,16 @@ class LaneRunner:
         self._refill()
         while self.busy:
             busy = self.busy
-            # The inputs the last call read are stepped now: their statistics count from the next call on.
-            stepped = len(busy) if self.normalize else 0
             try:
                 actions = self.to_actions(self.outputs, self.lane_info, self.box)
                 self.lanes.step(busy, actions, self.obs_buf, self.lane_out)
             except Exception as error:
                 raise self._env_error(error, self.lanes.lane) from error
             # Records this step and, unless an episode ended, computes the next actions.
-            n_ended = self._advance(record=True, commit=stepped > 0)
-            self.obs_count += stepped
+            n_ended = self._advance(record=True)
+            if self.normalize:
+                # The inputs the last call read were stepped: their statistics count from this call on.
+                self.obs_count += len(busy)
             if on_step is not None and not on_step(len(busy)):
                 for lane in busy:
                     self._record_episode(lane)
@@ -300,7 +297,7 @@ class LaneRunner:
         """Update the busy lanes and, if any, compute their next actions."""
         self.busy = [lane for lane in range(self.lane_info.shape[0]) if self.lane_info[lane, JOB] >= 0]
         if self.busy:
-            self._advance(record=False, commit=False)
+            self._advance(record=False)
 
     def _start(self, lane: int) -> None:
         """Start the next job on ``lane``, or leave it idle when none is left."""
@@ -328,26 +325,20 @@ class LaneRunner:
         self.lengths[net, episode] = int(self.lane_out[lane, LENGTH])
         return net, episode
 
-    def _advance(self, record: bool, commit: bool) -> int:
+    def _advance(self, record: bool) -> int:
         """
         One call of :func:`~sb3_cosyne.evaluation.lane_step.advance_lanes` over the busy lanes (and the torch forward).
 
         :param record: whether a step was taken since the last call
-        :param commit: whether the observations the last call read were stepped
         :return: the number of episodes that ended
         """
         if self.one_hot:
             self.inputs[self.busy] = preprocess_obs(self.obs_buf[self.busy], self.obs_space)
-        to_actions = self.to_actions
-        if to_actions.box:
+        if self.to_actions.box:
             # A new array each step: an env may keep the action it was given.
-            self.box = to_actions.buffer()
-        if self.torch_forward is None:
-            return self.kernel(
-                record, commit, *self.kernel_args, True, self.outputs, to_actions.start, to_actions.bounds, self.box
-            )
-        n_ended = self.kernel(record, commit, *self.kernel_args, False, self.net_inputs, 0, to_actions.bounds, self.box)
-        if not n_ended:
+            self.box = self.to_actions.buffer()
+        n_ended = self.kernel(record, self.lane_arrays, self.networks, self.target, self.box)
+        if self.torch_forward is not None and not n_ended:
             self._torch_outputs()
         return n_ended
 
