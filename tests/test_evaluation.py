@@ -78,12 +78,12 @@ def test_on_step_counts_every_env_step_and_can_abort():
     seeds = np.zeros((3, 1), dtype=np.int64)
     steps = []
     result = evaluate_networks(
-        make_vec_env("CartPole-v1", n_envs=2), policy, params, seeds, on_step=lambda n: steps.append(n) or True
+        make_vec_env("CartPole-v1", n_envs=2), policy, params, seeds, on_step=lambda n, _: steps.append(n) or True
     )
     assert sum(steps) == result.lengths.sum()
     calls = []
     aborted = evaluate_networks(
-        make_vec_env("CartPole-v1"), policy, params, seeds, on_step=lambda n: calls.append(n) or len(calls) < 5
+        make_vec_env("CartPole-v1"), policy, params, seeds, on_step=lambda n, _: calls.append(n) or len(calls) < 5
     )
     assert aborted.aborted
     assert len(calls) == 5

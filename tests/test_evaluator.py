@@ -170,7 +170,7 @@ def test_calls_run_in_one_pass_as_if_one_after_the_other():
     blocks = [split_blocks(1, 5, 2) for _ in calls]
     pool = LastInFirstOutPool(worker, n_workers=2)
     heard: list[np.ndarray] = []
-    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda lengths: heard.append(lengths) or True, print)
+    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda part: heard.append(part.lengths) or True, print)
 
     assert len(results) == 2 and not any(result.aborted for result in results)
     for call, result in zip(calls, results, strict=True):
@@ -201,7 +201,7 @@ def test_a_stop_in_a_call_drops_the_calls_after_it():
     pool = LastInFirstOutPool(worker, n_workers=2)
     heard = []
     # Stops at the second call's first block.
-    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda lengths: len(heard.append(1) or heard) <= 5, print)
+    results = evaluate_blocks(pool, calls, blocks, policy.obs_dim, lambda part: len(heard.append(1) or heard) <= 5, print)
     assert len(results) == 2
     assert not results[0].aborted and results[1].aborted
     assert np.all(results[0].lengths > 0)
@@ -254,7 +254,7 @@ class InProcessEvaluator(BaseEvaluator):
     def evaluate(self, params, seeds, obs_stats, on_block, on_invalid) -> EvaluationResult:
         self.calls += 1
         result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_invalid=on_invalid)
-        result.aborted = not on_block(result.lengths)
+        result.aborted = not on_block(result)
         return result
 
     def close(self) -> None:

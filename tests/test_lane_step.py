@@ -216,7 +216,7 @@ def test_aborted_evaluation_keeps_the_episodes_so_far():
     calls = []
     result = evaluate_networks(
         make_vec_env("Pendulum-v1", n_envs=2), policy, params, np.zeros((3, 1), dtype=np.int64),
-        (np.zeros(3), np.ones(3)), on_step=lambda n: calls.append(n) or len(calls) < 7,
+        (np.zeros(3), np.ones(3)), on_step=lambda n, _: calls.append(n) or len(calls) < 7,
     )  # fmt: skip
     assert result.aborted
     np.testing.assert_array_equal(result.lengths[:, 0], [7, 7, 0])

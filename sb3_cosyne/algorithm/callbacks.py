@@ -2,10 +2,13 @@
 elsewhere (in a compiled loop or in worker processes)."""
 
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
+
+from sb3_cosyne.evaluation.result import EvaluationResult, Transition
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -35,9 +38,41 @@ def count_steps(callback: BaseCallback, n_steps: int, num_timesteps: int) -> Non
             count_steps(child, n_steps, num_timesteps)
 
 
+def transition_locals(transition: Transition) -> dict[str, Any]:
+    """What SB3's on-policy loop puts in ``callback.locals`` at a step, from a batched step of the lanes."""
+    return {
+        "actions": transition.actions,
+        "new_obs": transition.new_obs,
+        "rewards": transition.rewards,
+        "dones": transition.dones,
+        "infos": transition.infos,
+    }
+
+
+def replayed_locals(done: bool, info: dict) -> dict[str, Any]:
+    """
+    ``callback.locals`` at a replayed step (of an episode that ran elsewhere): one lane, whose step is known only by
+    whether it ended the episode and, at the end, by the episode's return and length (as ``Monitor`` reports them)
+    and ``is_success``; observations, actions and rewards are not known (None, NaN).
+    """
+    return {"actions": None, "new_obs": None, "rewards": np.array([np.nan]), "dones": np.array([done]), "infos": [info]}
+
+
+def final_infos(result: EvaluationResult) -> list[dict]:
+    """The info of each episode's last step, as ``Monitor`` and the env report them: return, length, ``is_success``."""
+    infos = [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
+    if result.successes is not None:
+        for info, success in zip(infos, result.successes.ravel(), strict=True):
+            if not np.isnan(success):
+                info["is_success"] = bool(success)
+    return infos
+
+
 class StepReporter:
     """
-    Counts a model's env steps and fires its callback at each of them, during one evaluation.
+    Counts a model's env steps and fires its callback at each of them, during one evaluation, with
+    ``callback.locals`` as SB3's on-policy loop fills it (``actions``, ``new_obs``, ``rewards``, ``dones``,
+    ``infos``).
 
     :param model: the model whose ``num_timesteps`` counts the steps
     :param callback: the callback of ``learn``
@@ -46,25 +81,30 @@ class StepReporter:
     def __init__(self, model: "BaseAlgorithm", callback: BaseCallback) -> None:
         self.model = model
         self.callback = callback
+        self.silent = is_silent(callback)
 
-    def on_step(self, n_steps: int) -> bool:
+    def on_step(self, n_steps: int, transition: Callable[[], Transition]) -> bool:
         """
         A batched step of ``n_steps`` lanes on the VecEnv path (SB3 calls ``on_step`` once per batched step too).
 
+        :param transition: gives the step's arrays over the lanes (made only for a callback that may read them)
         :return: False when the callback stops training
         """
         self.model.num_timesteps += n_steps
+        if not self.silent:
+            self.callback.update_locals(transition_locals(transition()))
         return self.callback.on_step()
 
-    def on_episodes(self, lengths: np.ndarray) -> bool:
+    def on_episodes(self, result: EvaluationResult) -> bool:
         """
         Episodes that already ran elsewhere: their steps are replayed one by one, so that step-counting callbacks
         (``EvalCallback``'s ``eval_freq``, ``CheckpointCallback``'s ``save_freq``) fire as on the VecEnv path.
 
-        :param lengths: the episodes' lengths
+        :param result: the episodes' result
         :return: False when the callback stopped training (the steps after it are not counted)
         """
-        if is_silent(self.callback):
+        lengths = result.lengths.ravel()
+        if self.silent:
             # Replaying would only count: counted at once, since a replayed step costs more than a compiled one.
             n_steps = int(lengths.sum())
             self.model.num_timesteps += n_steps
@@ -72,13 +112,18 @@ class StepReporter:
             return True
         bars = progress_bars(self.callback)
         surplus = self.model.env.num_envs - 1  # SB3's bar counts num_envs steps per call, here one step each
-        for length in lengths.ravel():
+        for length, info in zip(lengths, final_infos(result), strict=True):
             for bar in bars:
                 if surplus:
                     bar.pbar.update(-surplus * int(length))
-            if not all(self.on_step(1) for _ in range(int(length))):
+            if not all(self._replay_step(done=step == length - 1, info=info) for step in range(int(length))):
                 return False
         return True
+
+    def _replay_step(self, done: bool, info: dict) -> bool:
+        self.model.num_timesteps += 1
+        self.callback.update_locals(replayed_locals(done, info if done else {}))
+        return self.callback.on_step()
 
     def on_invalid(self, network: int, step: int, what: str) -> None:
         """An env returned a non-finite value: warn once per model."""

@@ -23,7 +23,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
-from sb3_cosyne.algorithm.callbacks import StepReporter
+from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
 from sb3_cosyne.algorithm.champion import Champion
 from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
@@ -394,9 +394,8 @@ class CoSyNE(BaseAlgorithm):
         else:
             results = evaluate_in_turn(lambda call: self._evaluate_here(call, steps), calls)
         for result in results:
-            self._update_info_buffer(
-                [{"episode": {"r": r, "l": n}} for r, n in zip(result.returns.ravel(), result.lengths.ravel(), strict=True)]
-            )
+            infos = final_infos(result)
+            self._update_info_buffer(infos, dones=np.ones(len(infos), dtype=bool))
         return results
 
     def _evaluate_here(self, call: EvaluationCall, steps: StepReporter) -> EvaluationResult:
@@ -404,7 +403,7 @@ class CoSyNE(BaseAlgorithm):
         network = self.policy.network
         if self._compiled_rollout is not None:
             result = self._compiled_rollout(network, call.params, call.seeds, call.obs_stats)
-            result.aborted = not steps.on_episodes(result.lengths)
+            result.aborted = not steps.on_episodes(result)
             return result
         return evaluate_networks(
             self.env,
@@ -555,6 +554,8 @@ class CoSyNE(BaseAlgorithm):
         if len(self.ep_info_buffer) > 0:
             self.logger.record("rollout/ep_rew_mean", safe_mean([ep_info["r"] for ep_info in self.ep_info_buffer]))
             self.logger.record("rollout/ep_len_mean", safe_mean([ep_info["l"] for ep_info in self.ep_info_buffer]))
+        if len(self.ep_success_buffer) > 0:
+            self.logger.record("rollout/success_rate", safe_mean(self.ep_success_buffer))
         self.logger.record("time/fps", fps)
         self.logger.record("time/time_elapsed", int(time_elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")

@@ -20,9 +20,9 @@ import numpy as np
 from sb3_cosyne.evaluation.result import EvaluationResult
 from sb3_cosyne.networks.spec import NetworkSpec
 
-#: called with the episode lengths of each block, in block order, as soon as the blocks before it are in;
-#: returning False stops the evaluation
-OnBlock = Callable[[np.ndarray], bool]
+#: called with the result of each block (its episodes' returns, lengths and successes), in block order, as soon as
+#: the blocks before it are in; returning False stops the evaluation
+OnBlock = Callable[[EvaluationResult], bool]
 #: called with (network, step, what) for an episode ended by a non-finite observation or reward
 OnInvalid = Callable[[int, int, str], None]
 
@@ -167,6 +167,10 @@ class BlockAssembler:
             total = self.results[c]
             total.returns[block.networks, block.episodes] = part.returns
             total.lengths[block.networks, block.episodes] = part.lengths
+            if part.successes is not None:
+                if total.successes is None:
+                    total.successes = np.full(total.returns.shape, np.nan)
+                total.successes[block.networks, block.episodes] = part.successes
             total.obs_count += part.obs_count
             total.obs_sum += part.obs_sum
             total.obs_sq_sum += part.obs_sq_sum
@@ -290,7 +294,7 @@ def evaluate_blocks(
     :param calls: the calls, in order
     :param blocks: each call's blocks (``split_blocks``)
     :param obs_dim: number of network inputs
-    :param on_block: called with each block's episode lengths in call and block order; returning False stops
+    :param on_block: called with each block's result in call and block order; returning False stops
     :param on_invalid: called for episodes ended by a non-finite observation or reward (networks numbered
         within their call)
     :return: the calls' results, ending with the first aborted one (``on_block`` stopped it; the calls after
@@ -318,7 +322,7 @@ def evaluate_blocks(
         for released, (task, reports) in assembler.release():
             for network, step, what in reports:
                 on_invalid(network, step, what)
-            if not on_block(released.lengths):
+            if not on_block(released):
                 drain(pool)
                 return assembler.stopped(task)
     return assembler.results
@@ -350,7 +354,7 @@ class BaseEvaluator(ABC):
         :param params: one parameter vector per network, shape ``(n_networks, num_params)``
         :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
         :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
-        :param on_block: called with each block's episode lengths in block order; returning False stops
+        :param on_block: called with each block's result in block order; returning False stops
         :param on_invalid: called for episodes ended by a non-finite observation or reward
         :return: the episodes' returns, lengths and observation statistics (``aborted`` when stopped)
         """
@@ -361,7 +365,7 @@ class BaseEvaluator(ABC):
         pass, with no wait between them.
 
         :param calls: the calls, in order
-        :param on_block: called with each block's episode lengths in call and block order; returning False stops
+        :param on_block: called with each block's result in call and block order; returning False stops
         :param on_invalid: called for episodes ended by a non-finite observation or reward (networks numbered
             within their call)
         :return: the results, ending with the first aborted one (the calls after it are not run)

@@ -24,6 +24,7 @@ from sb3_cosyne.evaluation.lane_step import (
     OVER,
     RETURN,
     REWARD,
+    RUNNING,
     SQ_SUM,
     STD,
     SUM,
@@ -33,10 +34,14 @@ from sb3_cosyne.evaluation.lane_step import (
     advance_lanes,
     direct_call,
 )
-from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
+from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult, Transition
 from sb3_cosyne.networks.spaces import box_actions, outputs_to_actions, preprocess_obs
 from sb3_cosyne.networks.spec import NetworkSpec
 from sb3_cosyne.networks.torch_forward import TorchForward
+
+#: called after every batched step with the number of env steps taken and a function giving the step's transition;
+#: returning False stops the evaluation
+OnStep = Callable[[int, Callable[[], Transition]], bool]
 
 
 class _VecLanes:
@@ -47,6 +52,8 @@ class _VecLanes:
         self.actions: np.ndarray | None = None
         # All lanes step at once: an error cannot be traced to one of them.
         self.lane: int | None = None
+        #: each lane's info from its last step
+        self.infos: list[dict] = [{} for _ in range(env.num_envs)]
 
     def reset(self, lane: int, seed: int):
         return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
@@ -59,7 +66,9 @@ class _VecLanes:
         # A new array each step: an env (or a VecEnv wrapper) may keep the actions it was given.
         self.actions = self.actions.copy()
         self.actions[busy] = actions[busy]
-        obs, rewards, dones, _ = self.env.step(self.actions)
+        obs, rewards, dones, infos = self.env.step(self.actions)
+        for lane in busy:
+            self.infos[lane] = infos[lane]
         obs_out[busy] = obs[busy]
         lane_out[busy, REWARD] = rewards[busy]
         lane_out[busy, OVER] = dones[busy]
@@ -72,6 +81,8 @@ class _DummyLanes:
         self.envs = env.envs
         #: the lane stepped last, which names the culprit when an env raises
         self.lane: int | None = None
+        #: each lane's info from its last step
+        self.infos: list[dict] = [{} for _ in range(env.num_envs)]
 
     def reset(self, lane: int, seed: int):
         return self.envs[lane].reset(seed=int(seed))[0]
@@ -80,7 +91,7 @@ class _DummyLanes:
         envs = self.envs
         for lane in busy:
             self.lane = lane
-            obs, reward, terminated, truncated, _ = envs[lane].step(actions[lane])
+            obs, reward, terminated, truncated, self.infos[lane] = envs[lane].step(actions[lane])
             obs_out[lane] = obs
             lane_out[lane, REWARD] = reward
             lane_out[lane, OVER] = terminated or truncated
@@ -139,7 +150,7 @@ def evaluate_networks(
     seeds: np.ndarray,
     obs_stats: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     *,
-    on_step: Callable[[int], bool] | None = None,
+    on_step: OnStep | None = None,
     on_invalid: Callable[[int, int, str], None] | None = None,
     torch_forward: TorchForward | None = None,
     first_network: int = 0,
@@ -153,8 +164,8 @@ def evaluate_networks(
     :param params: one parameter vector per network, shape ``(n_networks, num_params)``
     :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
     :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
-    :param on_step: called after every batched step with the number of env steps taken; returning
-        False aborts the evaluation
+    :param on_step: called after every batched step with the number of env steps taken and a function that gives
+        the step's :class:`~sb3_cosyne.evaluation.result.Transition`; returning False aborts the evaluation
     :param on_invalid: called with (network, step, what) when an env returns a non-finite observation
         or reward; that episode ends and its return is NaN
     :param torch_forward: run the networks with this torch forward (for ``env.num_envs`` lanes) instead of Numba's
@@ -218,6 +229,10 @@ class LaneRunner:
 
         self.returns = np.zeros(seeds.shape)
         self.lengths = np.zeros(seeds.shape, dtype=np.int64)
+        #: the result, completed by :meth:`_result`
+        self.outcome = EvaluationResult(self.returns, self.lengths, 0, np.zeros(0), np.zeros(0))
+        #: the actions of the last step
+        self.actions: np.ndarray | list = []
         self.lane_info = np.zeros((num_envs, 3), dtype=np.int64)
         self.lane_info[:, JOB] = -1
         self.lane_out = np.zeros((num_envs, 4))
@@ -250,7 +265,7 @@ class LaneRunner:
         self.busy: list[int] = []
 
     def run(
-        self, on_step: Callable[[int], bool] | None = None, on_invalid: Callable[[int, int, str], None] | None = None
+        self, on_step: OnStep | None = None, on_invalid: Callable[[int, int, str], None] | None = None
     ) -> EvaluationResult:
         """
         Run every episode (see :func:`evaluate_networks` for the callbacks).
@@ -263,8 +278,8 @@ class LaneRunner:
         while self.busy:
             busy = self.busy
             try:
-                actions = self.to_actions(self.outputs, self.lane_info, self.box)
-                self.lanes.step(busy, actions, self.obs_buf, self.lane_out)
+                self.actions = self.to_actions(self.outputs, self.lane_info, self.box)
+                self.lanes.step(busy, self.actions, self.obs_buf, self.lane_out)
             except Exception as error:
                 raise self._env_error(error, self.lanes.lane) from error
             # Records this step and, unless an episode ended, computes the next actions.
@@ -272,7 +287,7 @@ class LaneRunner:
             if self.normalize:
                 # The inputs the last call read were stepped: their statistics count from this call on.
                 self.obs_count += len(busy)
-            if on_step is not None and not on_step(len(busy)):
+            if on_step is not None and not on_step(len(busy), self.transition):
                 for lane in busy:
                     self._record_episode(lane)
                 return self._result(aborted=True)
@@ -287,6 +302,7 @@ class LaneRunner:
             if not ended:
                 continue
             net, episode = self._record_episode(lane)
+            self.outcome.record_success(net, episode, self.lanes.infos[lane])
             if ended == INVALID and on_invalid is not None:
                 what = "reward" if not np.isfinite(self.lane_out[lane, REWARD]) else "observation"
                 on_invalid(net, int(self.lengths[net, episode]), what)
@@ -369,7 +385,23 @@ class LaneRunner:
             )
         return EnvStepError(f"the env raised {type(error).__name__}: {error} in {where}; the population is left as it was")
 
-    def _result(self, aborted: bool = False) -> EvaluationResult:
-        return EvaluationResult(
-            self.returns, self.lengths, self.obs_count, self.stats[SUM].copy(), self.stats[SQ_SUM].copy(), aborted
+    def transition(self) -> Transition:
+        """The last batched step, as SB3's on-policy loop shows it to callbacks."""
+        busy = self.lane_info[:, JOB] >= 0
+        infos = self.lanes.infos
+        new_obs = self.obs_buf.astype(self.obs_space.dtype)
+        new_obs[~busy] = 0
+        return Transition(
+            n_steps=int(busy.sum()),
+            actions=np.array(self.actions),
+            new_obs=new_obs,
+            rewards=np.where(busy, self.lane_out[:, REWARD], 0.0),
+            dones=busy & (self.lane_info[:, ENDED] != RUNNING),
+            infos=[infos[lane] if busy[lane] else {} for lane in range(busy.size)],
         )
+
+    def _result(self, aborted: bool = False) -> EvaluationResult:
+        outcome = self.outcome
+        outcome.obs_count, outcome.aborted = self.obs_count, aborted
+        outcome.obs_sum, outcome.obs_sq_sum = self.stats[SUM].copy(), self.stats[SQ_SUM].copy()
+        return outcome

@@ -21,6 +21,8 @@ class EvaluationResult:
     :param obs_sum: sum of the raw flattened observations (for normalisation statistics)
     :param obs_sq_sum: sum of their squares
     :param aborted: True when a callback asked to stop before every episode finished
+    :param successes: each episode's ``info["is_success"]`` at its end (1.0 or 0.0), NaN where the env did not
+        report one; None when no episode reported one
     """
 
     returns: np.ndarray
@@ -29,3 +31,35 @@ class EvaluationResult:
     obs_sum: np.ndarray
     obs_sq_sum: np.ndarray
     aborted: bool = False
+    successes: np.ndarray | None = None
+
+    def record_success(self, network: int, episode: int, info: dict) -> None:
+        """Keep an episode's ``is_success`` from the ``info`` of its last step, if the env reports one."""
+        success = info.get("is_success")
+        if success is None:
+            return
+        if self.successes is None:
+            self.successes = np.full(self.returns.shape, np.nan)
+        self.successes[network, episode] = float(success)
+
+
+@dataclass
+class Transition:
+    """
+    One batched step of the lanes, as SB3's on-policy loop shows it to callbacks (``callback.locals``): arrays over
+    the VecEnv's lanes, idle lanes holding zeros, False and empty infos.
+
+    :param n_steps: the number of lanes stepped (env steps taken)
+    :param actions: each lane's action
+    :param new_obs: each lane's observation after the step (for a lane whose episode ended, its last one)
+    :param rewards: each lane's reward
+    :param dones: whether each lane's episode ended
+    :param infos: each lane's info
+    """
+
+    n_steps: int
+    actions: np.ndarray
+    new_obs: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict]
