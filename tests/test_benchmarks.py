@@ -1,11 +1,13 @@
 """The scaling and training-speed benchmarks: what they measure holds together, whatever the timings."""
 
+import json
 import sys
 
 import pytest
 
-from benchmarks import forward_training, overhead, scaling, task_round_trip
-from sb3_cosyne.cosyne.lane_step import advance_lanes, direct_call
+from benchmarks import forward_training, overhead, render, scaling, task_round_trip
+from benchmarks.time_to_solve import cli, models, report, runner, tracking, worker
+from sb3_cosyne.evaluation.lane_step import advance_lanes, direct_call
 
 
 def test_scaling_runs_only_the_configurations_asked_for_and_ends_identical(monkeypatch):
@@ -90,3 +92,185 @@ def test_overhead_measures_one_run_and_its_replays():
     repeat = overhead.measure("CartPole-v1", lanes=2, steps=300, seed=0, render_mode=None)
     assert repeat.steps >= 300
     assert min(repeat.rollout_s, repeat.replay_s, repeat.floor_s, repeat.random_s) > 0
+
+
+# --- time to solve (benchmarks/time_to_solve/) ---
+
+
+def tts_run(algo, seed, solved, cpu_s=None, steps=None, eval50=None, env="CartPole-v1", cold=False):
+    """A run record as the time-to-solve worker writes it (only the fields the tables read)."""
+    return {
+        "env": env,
+        "algo": algo,
+        "seed": seed,
+        "cold": cold,
+        "solved": solved,
+        "stop": "solved" if solved else "cpu_cap",
+        "cpu_s": cpu_s,
+        "wall_s": cpu_s,
+        "steps": steps,
+        "eval10": eval50,
+        "eval50": eval50,
+        "steps_run": steps or 1000,
+        "cpu_run_s": cpu_s or 5.0,
+        "max_cpu": 5.0,
+        "threshold": 475.0,
+        "budget": 100_000,
+        "import_cpu_s": 0.1,
+    }
+
+
+def test_time_to_solve_specs_add_one_cold_cosyne_run_per_env():
+    specs = runner.make_specs(
+        ["CartPole-v1", "Acrobot-v1"], ["cosyne", "ppo"], [0, 1], {"max_cpu": 5.0, "confirm": False}, cold=True
+    )
+    assert len(specs) == 2 * 2 * 2 + 2
+    assert {runner.run_key(spec) for spec in specs if spec["cold"]} == {
+        ("CartPole-v1", "cosyne", 0, True),
+        ("Acrobot-v1", "cosyne", 0, True),
+    }
+    assert all(spec["mode"] == "run" and spec["max_cpu"] == 5.0 for spec in specs)
+
+
+def test_time_to_solve_published_table_gives_medians_of_solved_seeds_and_speed_ups():
+    runs = [
+        tts_run("cosyne", 0, True, 1.0, 100, 480.0),
+        tts_run("cosyne", 1, True, 3.0, 300, 490.0),
+        tts_run("cosyne", 2, False),
+        tts_run("ppo", 0, True, 8.0, 50, 500.0),
+        tts_run("ppo", 1, True, 12.0, 70, 500.0),
+        tts_run("ppo", 2, True, 10.0, 60, 500.0),
+        tts_run("cmaes", 0, False),
+        tts_run("cosyne", 0, True, 20.0, 100, 480.0, cold=True),
+    ]
+    document = {
+        "seeds": [0, 1, 2],
+        "settings": {"envs": ["CartPole-v1"], "algos": ["cosyne", "cmaes", "ppo"]},
+        "results": runs,
+    }
+    lines = report.published_table(document).splitlines()
+    assert lines[2] == "| CartPole-v1 | 475 | 100,000 | cosyne | 2/3 | 200 | 2 | 485.0 | — |"
+    assert lines[3] == "|  |  |  | cmaes | 0/1 | — | — | — | — |"
+    # CoSyNE's median of its solved seeds is 2 CPU s, PPO's 10: a speed-up of 5.
+    assert lines[4] == "|  |  |  | ppo | 3/3 | 60 | 10 | 500.0 | 5.00 |"
+    assert lines[-1] == "| CartPole-v1 | 0 | 20 | 1 | 20 | 1 | 0.1 | 0.1 |"
+
+
+def test_time_to_solve_tracker_stops_out_of_time_and_records_failed_evaluations():
+    tracker = tracking.Tracker("CartPole-v1", max_cpu=0.0)
+    tracker.clock.resume()
+    assert tracker.eval_every == 100  # 0.1% of CartPole's 100,000-step budget
+    always_left = lambda: lambda obs, episode_start: 0  # noqa: E731 (falls over in about 10 steps)
+    tracker.check(50, always_left)  # no evaluation due before step 100, nor a look at the clock
+    with pytest.raises(tracking.OutOfTime):
+        tracker.check(100, always_left)
+    assert 8 <= tracker.best_eval10 <= 11 and tracker.solution == {}
+
+
+def test_time_to_solve_builds_ppo_and_ars_with_rl_zoo3s_tuned_hyperparameters(tmp_path, rl_zoo3):
+    ppo = models.build_model("ppo", "CartPole-v1", seed=3, scratch=tmp_path)
+    # rl_zoo3's ppo.yml: 8 envs, n_steps 32, a linear learning-rate schedule from 0.001
+    assert (ppo.n_envs, ppo.n_steps, ppo.seed) == (8, 32, 3) and ppo.lr_schedule(0.5) == pytest.approx(0.0005)
+    ars = models.build_model("ars", "Pendulum-v1", seed=3, scratch=tmp_path)
+    # ars.yml: observations normalized (not rewards), one hidden layer of 16, and one env (no AsyncEval workers)
+    normalize = ars.get_vec_normalize_env()
+    assert normalize is not None and normalize.norm_obs and not normalize.norm_reward and ars.n_envs == 1
+    assert ars.policy.net_arch == [16] and ars.n_delta == 4
+
+
+@pytest.mark.parametrize("algo", ["cosyne", "cmaes", "ars", "ppo"])
+def test_time_to_solve_worker_times_a_run_of_each_algorithm(algo, request):
+    if algo in ("ars", "ppo"):
+        request.getfixturevalue("rl_zoo3")  # the worker imports rl_zoo3, which patches gymnasium's TimeLimit
+    record = worker.run_one({"env": "CartPole-v1", "algo": algo, "seed": 0, "max_cpu": 1.0, "cold": False})
+    assert record["algo"] == algo and record["stop"] in ("solved", "cpu_cap")
+    if record["solved"]:
+        assert record["eval10"] >= 475 and record["eval50"] is not None and 0 < record["steps"] <= record["steps_run"]
+        assert 0 < record["cpu_s"] <= record["cpu_run_s"] + 1e-9
+    else:
+        # the cap is checked every 256 calls and at each evaluation: it stops soon after 1 CPU s
+        assert record["cpu_run_s"] >= 1.0 and record["cpu_s"] is None
+    assert record["import_cpu_s"] >= 0 and record["budget"] == 100_000 and record["threshold"] == 475
+
+
+def test_time_to_solve_command_line_writes_the_results_document_and_resumes(tmp_path, capsys):
+    out = tmp_path / "tts.json"
+    argv = ["--envs", "CartPole-v1", "--algos", "cmaes", "--seeds", "1", "--max-cpu", "2", "--jobs", "1", "--out", str(out)]
+    runs = cli.main(argv)
+    document = json.loads(out.read_text())
+    assert document["benchmark"] == "time_to_solve" and document["seeds"] == [0]
+    assert document["command"] == "python -m benchmarks.time_to_solve " + " ".join(argv)
+    assert document["machine"]["cores"] >= 1 and "numpy" in document["machine"] and document["date"]
+    assert document["results"] == runs and [(run["algo"], run["seed"]) for run in runs] == [("cmaes", 0)]
+    assert "### CartPole-v1: threshold 475" in capsys.readouterr().out
+    # Resumed, nothing is left to run: the same run comes back.
+    assert cli.main([*argv, "--resume"]) == runs
+
+
+# --- published results (benchmarks/render.py) ---
+
+
+def paper_document():
+    """A tiny paper-table results document: one task, two seeds (one failed)."""
+    runs = [
+        {"seed": 0, "solved": True, "evaluations": 40, "cpu_s": 0.5, "generalization": 300},
+        {"seed": 1, "solved": False, "evaluations": 30, "cpu_s": 1.5, "generalization": None},
+    ]
+    task = {"name": "1a: one pole", "paper_cosyne": 98, "paper_others": {"CMA-ES": 283}, "runs": runs}
+    return {
+        "benchmark": "paper_table",
+        "command": "python -m benchmarks.paper_table --runs 2",
+        "date": "2026-01-02T03:04:05+00:00",
+        "machine": {"cores": 2, "cpu": "Some CPU", "python": "3.11.7", "numpy": "2.0", "numba": "0.60", "torch": "2.3"},
+        "seeds": [0, 1],
+        "settings": {"runs": 2},
+        "results": {"1a": task},
+    }
+
+
+@pytest.fixture
+def docs_tree(tmp_path):
+    """A repository with one results file, a README with its marker in two places and a page without markers."""
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "tiny.json").write_text(json.dumps(paper_document()))
+    marked = "Before.\n\n<!-- results: tiny -->\nold table\n<!-- /results -->\n\nAfter.\n"
+    (tmp_path / "README.md").write_text(marked)
+    (tmp_path / "docs" / "page.md").write_text("# A page\n\n" + marked)
+    (tmp_path / "docs" / "plain.md").write_text("Markers look like `<!-- results: NAME -->`, on lines of their own.\n")
+    return tmp_path
+
+
+def test_render_fills_every_marker_and_check_catches_a_hand_edit(docs_tree, capsys):
+    assert render.main(["--check", "--root", str(docs_tree)]) == 1
+    assert "README.md: '<!-- results: tiny -->'" in capsys.readouterr().err
+    assert render.main(["--root", str(docs_tree)]) == 0
+    readme = (docs_tree / "README.md").read_text()
+    assert readme == (docs_tree / "docs" / "page.md").read_text().removeprefix("# A page\n\n")
+    assert readme.startswith("Before.\n\n<!-- results: tiny -->\n\n| task | mean evaluations |") and "old table" not in readme
+    assert "| 1a: one pole | 40 | 40 | 1/2 | 98 | 0.41 | CMA-ES 283 | 1.00 | 300 (1/1 ≥ 200) |" in readme
+    assert (
+        "Rendered by `python -m benchmarks.render` from `docs/results/tiny.json`, measured with "
+        "`python -m benchmarks.paper_table --runs 2` on 2026-01-02: 2 cores (Some CPU), Python 3.11.7, numpy 2.0, "
+        "numba 0.60, torch 2.3.\n\n<!-- /results -->\n\nAfter.\n"
+    ) in readme
+    assert (docs_tree / "docs" / "plain.md").read_text().startswith("Markers look like `<!-- results: NAME -->`, on")
+    assert render.main(["--check", "--root", str(docs_tree)]) == 0
+    (docs_tree / "docs" / "page.md").write_text(readme.replace("| 40 | 40 |", "| 39 | 40 |"))
+    capsys.readouterr()
+    assert render.main(["--check", "--root", str(docs_tree)]) == 1
+    assert capsys.readouterr().err.strip().startswith("docs/page.md: '<!-- results: tiny -->' differs")
+
+
+def test_render_fails_on_a_marker_without_results_or_closing(docs_tree, capsys):
+    (docs_tree / "docs" / "page.md").write_text("<!-- results: missing -->\n<!-- /results -->\n")
+    assert render.main(["--root", str(docs_tree)]) == 1
+    error = capsys.readouterr().err
+    assert "docs/page.md" in error and "missing.json" in error
+    (docs_tree / "docs" / "page.md").write_text("<!-- results: tiny -->\nno end\n")
+    assert render.main(["--check", "--root", str(docs_tree)]) == 1
+    assert "has no '<!-- /results -->'" in capsys.readouterr().err
+
+
+def test_committed_result_tables_match_their_json():
+    # A table in README.md or docs/ edited by hand, or results committed without rendering, fails here.
+    assert render.main(["--check"]) == 0

@@ -10,10 +10,21 @@ from benchmarks import paper_table
 from benchmarks.paper_table import TASKS, run
 
 
+@pytest.fixture
+def warm():
+    """
+    ``warm(task)`` compiles the task's kernels (or loads them from Numba's cache) with a one-generation run, so that
+    the runs' CPU budgets, which count from their start, do not pay for it: with a cold cache, compiling task 1b's
+    kernels took 76 of its first run's 30 CPU s, and that run failed.
+    """
+    return lambda task: run(task, 0, max_evaluations=1, max_cpu=600)
+
+
 @pytest.mark.parametrize("key", list(TASKS))
-def test_ten_seeds_need_fewer_evaluations_than_the_papers_cosyne(key):
+def test_ten_seeds_need_fewer_evaluations_than_the_papers_cosyne(key, warm):
     # Seeded runs repeat exactly, so this is a fixed number: a change to CoSyNE that slows it down fails here.
     task = TASKS[key]
+    warm(task)
     records = [run(task, seed, max_evaluations=20_000, max_cpu=30) for seed in range(10)]
     assert all(record["solved"] for record in records)
     assert statistics.mean(record["evaluations"] for record in records) < task.paper_cosyne
@@ -21,7 +32,8 @@ def test_ten_seeds_need_fewer_evaluations_than_the_papers_cosyne(key):
     assert run(task, 3, max_evaluations=20_000, max_cpu=30)["evaluations"] == records[3]["evaluations"]
 
 
-def test_an_exhausted_budget_counts_as_failed():
+def test_an_exhausted_budget_counts_as_failed(warm):
+    warm(TASKS["2b"])
     record = run(TASKS["2b"], 0, max_evaluations=30, max_cpu=30)
     assert not record["solved"] and record["generalization"] is None
     assert record["evaluations"] == 30  # one generation of 30 networks, none of which balanced 100,000 steps
