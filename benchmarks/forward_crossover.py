@@ -57,7 +57,7 @@ def step_functions(width: int, lanes: int, device: str) -> tuple[int, Callable[[
     inputs = rng.normal(size=(lanes, policy.obs_dim))
     stats = np.zeros((6, policy.obs_dim))
     stats[MEAN], stats[STD] = 0.0, 1.0
-    lane_arrays = Lanes(lane_info, lane_out, inputs, population, stats, True)
+    lane_arrays = Lanes(lane_info, lane_out, inputs, population, stats, True, np.inf)
     architecture = (policy.layer_sizes, policy.with_bias, policy.activation_code)
     outputs = np.zeros((lanes, 4))
     net_inputs = np.zeros((lanes, policy.obs_dim))

@@ -146,6 +146,7 @@ def lane_step_arguments(model: CoSyNE, lanes: int) -> tuple:
         np.zeros((lanes, policy.num_params + policy.state_dim)),
         np.zeros((6, policy.obs_dim)),
         True,
+        np.inf,
     )
     networks = LaneNetworks(policy.layer_sizes, policy.with_bias, policy.activation_code, True)
     target = LaneOutputs(np.zeros((lanes, int(policy.layer_sizes[-1]))), 0, np.zeros((3, width)))

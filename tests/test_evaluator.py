@@ -24,6 +24,7 @@ from sb3_cosyne.evaluation.evaluator import (
 )
 from sb3_cosyne.evaluation.lanes import EnvStepError, EvaluationResult, evaluate_networks
 from sb3_cosyne.evaluation.worker import EvaluationWorker, worker_env_factory
+from sb3_cosyne.networks.spec import NetworkSpec
 
 
 class FaultyEnv(gym.Env):
@@ -248,12 +249,15 @@ def test_worker_needs_a_vec_env_and_a_policy():
 class InProcessEvaluator(BaseEvaluator):
     """The least a backend writes (``setup``, ``evaluate``, ``close``): here, its own env in this process."""
 
-    def setup(self, policy: CoSyNEPolicy, fast_path: bool) -> None:
-        self.env, self.policy, self.calls = make_vec_env("CartPole-v1"), policy, 0
+    def setup(self, network: NetworkSpec, fast_path: bool, max_episode_steps: int | None = None) -> None:
+        self.env, self.network, self.calls = make_vec_env("CartPole-v1"), network, 0
+        self.max_episode_steps = max_episode_steps
 
     def evaluate(self, params, seeds, obs_stats, on_block, on_invalid) -> EvaluationResult:
         self.calls += 1
-        result = evaluate_networks(self.env, self.policy, params, seeds, obs_stats, on_invalid=on_invalid)
+        result = evaluate_networks(
+            self.env, self.network, params, seeds, obs_stats, on_invalid=on_invalid, max_episode_steps=self.max_episode_steps
+        )
         result.aborted = not on_block(result)
         return result
 

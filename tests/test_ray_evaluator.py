@@ -35,6 +35,10 @@ def ray_session():
 def evaluator(ray_session):
     # Three networks per task: a generation of 8 makes more tasks than workers, arriving in any order.
     with RayEvaluator("CartPole-v1", n_workers=2, members_per_task=3, **HALF_CPU) as shared:
+        # Started here, not by whichever test happens to use it first: every test, run alone or not, finds its
+        # 2 actors holding 1 of the 2 CPUs.
+        CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0, evaluator=shared).learn(1)
+        assert shared.workers == 2
         yield shared
 
 

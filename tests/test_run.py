@@ -10,7 +10,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback,
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack, VecMonitor, VecNormalize
 
 from sb3_cosyne import CoSyNE, MlpPolicy
 
@@ -371,3 +371,16 @@ def test_every_public_name_is_importable(module):
     imported = importlib.import_module(module)
     assert set(imported.__all__) <= set(namespace)
     assert {"CoSyNE", "SubprocEvaluator", "RayEvaluator", "BaseEvaluator"} <= set(namespace)
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "advice"),
+    [
+        (lambda venv: VecNormalize(venv), "normalize_obs=True instead of VecNormalize"),
+        (lambda venv: VecMonitor(venv), "Monitor instead of VecMonitor"),
+        (lambda venv: VecFrameStack(venv, 2), "FrameStackObservation instead of VecFrameStack"),
+    ],
+)
+def test_a_vecenv_wrapper_is_refused_with_what_to_use_instead(wrapper, advice):
+    with pytest.raises(ValueError, match=advice):
+        CoSyNE("MlpPolicy", wrapper(make_vec_env("CartPole-v1")))

@@ -7,6 +7,7 @@ import pathlib
 import pickle
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -35,6 +36,13 @@ from sb3_cosyne.networks.spaces import check_spaces
 from sb3_cosyne.networks.torch_forward import TorchForward, use_torch_forward
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
+
+#: what to use instead of the VecEnv wrappers users most often pass
+_WRAPPER_ALTERNATIVES = {
+    "VecNormalize": "use normalize_obs=True instead of VecNormalize (its statistics are saved with the model)",
+    "VecMonitor": "wrap each env in SB3's Monitor instead of VecMonitor (make_vec_env does)",
+    "VecFrameStack": "wrap each env in gymnasium's FrameStackObservation instead of VecFrameStack",
+}
 
 #: Episode seeds are drawn below this bound (gymnasium accepts any non-negative int).
 _SEED_BOUND = 2**31 - 1
@@ -126,6 +134,9 @@ class CoSyNE(BaseAlgorithm):
         moved there; for large policies on a GPU), or ``"auto"``: torch when ``device`` is CUDA and the lanes
         times the policy's parameters reach ``TORCH_MIN_LANE_PARAMS`` (:mod:`sb3_cosyne.networks.torch_forward`),
         Numba otherwise. The torch forward turns the compiled fast path off
+    :param max_episode_steps: the episode cap: an episode that has not ended after this many steps is cut there,
+        with a warning, so that an env whose episodes never end (no ``TimeLimit``) cannot hang ``learn``; an env's
+        own time limit usually ends episodes first. None: no cap
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -167,6 +178,7 @@ class CoSyNE(BaseAlgorithm):
         normalize_obs: bool = False,
         fast_path: bool = True,
         batched_forward: str = "auto",
+        max_episode_steps: int | None = 100_000,
         stagnation: int | None = None,
         burst_scale: float = 0.05,
         evaluator: BaseEvaluator | None = None,
@@ -190,6 +202,7 @@ class CoSyNE(BaseAlgorithm):
             burst_scale=burst_scale,
         )
         self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
+        self.max_episode_steps = None if max_episode_steps is None else check_int("max_episode_steps", max_episode_steps, 1)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
@@ -214,9 +227,11 @@ class CoSyNE(BaseAlgorithm):
             seed=seed,
         )
         if isinstance(self.env, VecEnvWrapper):
+            name = type(self.env).__name__
+            instead = _WRAPPER_ALTERNATIVES.get(name, "wrap each env in a gymnasium wrapper instead")
             raise ValueError(
-                f"CoSyNE runs its own lanes on the VecEnv and cannot see through the wrapper {type(self.env).__name__}: "
-                "pass the env unwrapped and use normalize_obs=True instead of VecNormalize"
+                f"CoSyNE seeds and resets each lane's episodes itself and cannot see through the VecEnv wrapper {name}: "
+                f"pass the VecEnv unwrapped, and {instead}"
             )
         if normalize_obs and not isinstance(self.observation_space, spaces.Box):
             raise ValueError(f"normalize_obs=True needs a Box observation space, got {self.observation_space}")
@@ -248,6 +263,7 @@ class CoSyNE(BaseAlgorithm):
         #: num_timesteps when the last generation completed (what a save records)
         self._committed_timesteps = 0
         self._warned_invalid = False
+        self._warned_cut = False
         if _init_setup_model:
             self._setup_model()
 
@@ -396,6 +412,14 @@ class CoSyNE(BaseAlgorithm):
         for result in results:
             infos = final_infos(result)
             self._update_info_buffer(infos, dones=np.ones(len(infos), dtype=bool))
+            if result.cut_episodes and not self._warned_cut:
+                self._warned_cut = True
+                warnings.warn(
+                    f"{result.cut_episodes} episode(s) reached max_episode_steps={self.max_episode_steps} without "
+                    "ending and were cut there: give the env a time limit (gymnasium's TimeLimit, or max_episode_steps "
+                    "of gym.make) or raise CoSyNE's max_episode_steps (warned once)",
+                    stacklevel=3,
+                )
         return results
 
     def _evaluate_here(self, call: EvaluationCall, steps: StepReporter) -> EvaluationResult:
@@ -414,6 +438,7 @@ class CoSyNE(BaseAlgorithm):
             on_step=steps.on_step,
             on_invalid=steps.on_invalid,
             torch_forward=self._torch_forward,
+            max_episode_steps=self.max_episode_steps,
         )
 
     def _episode_seeds(self, rng: np.random.Generator) -> np.ndarray:
@@ -522,7 +547,7 @@ class CoSyNE(BaseAlgorithm):
         """
         _check_evaluator(self.evaluator)
         if self.evaluator is not None:
-            self.evaluator.setup(self.policy.network, self.fast_path)
+            self.evaluator.setup(self.policy.network, self.fast_path, self.max_episode_steps)
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
@@ -533,7 +558,9 @@ class CoSyNE(BaseAlgorithm):
             else None
         )
         self._compiled_rollout = (
-            compiled_rollout(self.env) if self.fast_path and self._torch_forward is None and self.evaluator is None else None
+            compiled_rollout(self.env, self.max_episode_steps)
+            if self.fast_path and self._torch_forward is None and self.evaluator is None
+            else None
         )
         callback.on_training_start(locals(), globals())
         try:

@@ -6,13 +6,56 @@ stream from it), so one generator owned by the caller makes a whole run reproduc
 
 The population is a matrix of shape ``(n, m)``: row ``i`` is the subpopulation of synapse ``i``,
 column ``j`` is network ``j``.
+
+Where Numba's implementation of a numpy function takes long to compile (``argsort``, ``Generator.integers`` and
+``Generator.permutation``, fancy indexing, assigning arrays to slices), the kernels compute the same numbers in a few
+lines of their own, drawing through Numba's ports of numpy's generators: a first run compiles them in a fraction of
+the time. Before Numba first compiles one of the package's kernels in a process, :data:`COMPILE_NOTICE` is printed.
 """
+
+import sys
 
 import numpy as np
 from numba import njit
+from numba.core import event
+from numba.np.random.generator_core import next_uint32
+from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32, random_interval
 
 #: Gomez's truncated Cauchy: a draw whose magnitude exceeds this is drawn again.
 CAUCHY_CUTOFF = 10.0
+#: printed to stderr, once per process, before Numba first compiles one of the package's kernels
+COMPILE_NOTICE = "compiling kernels, first run only"
+
+
+class _CompileNotice(event.Listener):
+    """
+    Prints :data:`COMPILE_NOTICE` when Numba starts compiling one of the package's kernels for the first time in the
+    process. Numba announces compilations only, not loads from its on-disk cache: a kernel compiles when the cache
+    lacks it (a first run, a new Numba, edited sources), and a first run's kernels take seconds to compile, a pause
+    that could pass for a hang.
+    """
+
+    def __init__(self) -> None:
+        self.printed = False
+
+    def on_start(self, ev: event.Event) -> None:
+        function = getattr(ev.data.get("dispatcher"), "py_func", None)
+        if not self.printed and getattr(function, "__module__", "").startswith("sb3_cosyne."):
+            self.printed = True
+            print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+
+    def on_end(self, ev: event.Event) -> None:
+        pass
+
+
+# On import: importing any of the package's modules imports the package, hence this module, before a kernel compiles.
+event.register("numba:compile", _CompileNotice())
+
+
+@njit(cache=True, inline="always")
+def _better(a: float, b: float) -> bool:
+    """Whether fitness ``a`` ranks strictly before ``b``: higher, or a number against NaN."""
+    return a > b or (np.isnan(b) and not np.isnan(a))
 
 
 @njit(cache=True)
@@ -23,7 +66,28 @@ def rank(fitness: np.ndarray) -> np.ndarray:
     :param fitness: fitness of each network, shape ``(m,)``; higher is better, NaN must be replaced beforehand
     :return: network indices sorted by decreasing fitness
     """
-    return np.argsort(-fitness, kind="mergesort")
+    # A bottom-up merge sort rather than np.argsort(-fitness, kind="mergesort"), whose Numba implementation takes
+    # over a second to compile; both sorts are stable (NaN last), so the order is the same.
+    m = fitness.shape[0]
+    order = np.empty(m, dtype=np.int64)
+    merged = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        order[k] = k
+    width = 1
+    while width < m:
+        for left in range(0, m, 2 * width):
+            middle, right = min(left + width, m), min(left + 2 * width, m)
+            i, j = left, middle
+            for k in range(left, right):
+                if j < right and (i == middle or _better(fitness[order[j]], fitness[order[i]])):
+                    merged[k] = order[j]
+                    j += 1
+                else:
+                    merged[k] = order[i]
+                    i += 1
+        order, merged = merged, order
+        width *= 2
+    return order
 
 
 @njit(cache=True)
@@ -38,8 +102,30 @@ def select_mates(n_parents: int, rng: np.random.Generator) -> np.ndarray:
     """
     mates = np.empty(n_parents, dtype=np.int64)
     for r in range(n_parents):
-        mates[r] = rng.integers(0, n_parents) if r == 0 else rng.integers(0, r)
+        mates[r] = integer_below(n_parents if r == 0 else r, rng)
     return mates
+
+
+@njit(cache=True, inline="always")
+def integer_below(high: int, rng: np.random.Generator) -> int:
+    """
+    ``rng.integers(0, high)``: the same number from the same draws (numpy's Lemire rejection on 32 or 64 bits, through
+    Numba's ports of numpy's bounded generators, as Numba's ``integers`` draws it).
+
+    :param high: the exclusive upper bound, at least 1
+    :param rng: random generator
+    :return: an integer in ``[0, high)``
+    """
+    if high < 1:
+        raise ValueError("high <= 0")
+    span = high - 1
+    if span == 0:
+        return 0
+    if span < 0xFFFFFFFF:
+        return np.int64(buffered_bounded_lemire_uint32(rng.bit_generator, span))
+    if span == 0xFFFFFFFF:
+        return np.int64(next_uint32(rng.bit_generator))
+    return np.int64(bounded_lemire_uint64(rng.bit_generator, span))
 
 
 @njit(cache=True)
@@ -62,7 +148,7 @@ def crossover(
     child_b = parent_b.copy()
     for s in range(segments.shape[0] - 1):
         start, end = segments[s], segments[s + 1]
-        cut = start + rng.integers(0, end - start)
+        cut = start + integer_below(end - start, rng)
         for i in range(cut, end):
             child_a[i] = parent_b[i]
             child_b[i] = parent_a[i]
@@ -88,8 +174,10 @@ def recombine(
     offspring = np.empty((population.shape[0], 2 * n_parents))
     for r in range(n_parents):
         child_a, child_b = crossover(population[:, order[r]], population[:, order[mates[r]]], segments, rng)
-        offspring[:, 2 * r] = child_a
-        offspring[:, 2 * r + 1] = child_b
+        # element by element: assigning an array to a column compiles Numba's shape-mismatch message (seconds)
+        for i in range(offspring.shape[0]):
+            offspring[i, 2 * r] = child_a[i]
+            offspring[i, 2 * r + 1] = child_b[i]
     return offspring
 
 
@@ -143,14 +231,17 @@ def replace_worst(population: np.ndarray, fitness: np.ndarray, order: np.ndarray
         and a mask of shape ``(m,)`` that is True on offspring columns
     """
     m = population.shape[1]
-    n_offspring = offspring.shape[1]
-    new_population = population[:, order].copy()
-    new_fitness = fitness[order].copy()
-    is_offspring = np.zeros(m, dtype=np.bool_)
-    for k in range(n_offspring):
-        new_population[:, m - n_offspring + k] = offspring[:, k]
-        new_fitness[m - n_offspring + k] = np.nan
-        is_offspring[m - n_offspring + k] = True
+    n_kept = m - offspring.shape[1]
+    new_population = np.empty(population.shape)
+    new_fitness = np.empty(m)
+    is_offspring = np.empty(m, dtype=np.bool_)
+    # element by element: fancy indexing and assigning arrays compile Numba's shape-mismatch message (seconds)
+    for j in range(m):
+        is_offspring[j] = j >= n_kept
+        new_fitness[j] = np.nan if is_offspring[j] else fitness[order[j]]
+    for i in range(population.shape[0]):
+        for j in range(m):
+            new_population[i, j] = offspring[i, j - n_kept] if is_offspring[j] else population[i, order[j]]
     return new_population, new_fitness, is_offspring
 
 
@@ -224,13 +315,37 @@ def permute_marked(population: np.ndarray, marks: np.ndarray, rng: np.random.Gen
     :return: the permuted population (a new array)
     """
     permuted = population.copy()
+    marked = np.empty(population.shape[1], dtype=np.int64)
+    shuffle = np.empty(population.shape[1], dtype=np.int64)
     for i in range(population.shape[0]):
-        idx = np.flatnonzero(marks[i])
-        if idx.shape[0] > 1:
-            shuffled = idx[rng.permutation(idx.shape[0])]
-            for k in range(idx.shape[0]):
-                permuted[i, idx[k]] = population[i, shuffled[k]]
+        n_marked = 0
+        for j in range(population.shape[1]):
+            if marks[i, j]:
+                marked[n_marked] = j
+                n_marked += 1
+        if n_marked > 1:
+            permutation(n_marked, rng, shuffle)
+            for k in range(n_marked):
+                permuted[i, marked[k]] = population[i, marked[shuffle[k]]]
     return permuted
+
+
+@njit(cache=True, inline="always")
+def permutation(n: int, rng: np.random.Generator, out: np.ndarray) -> None:
+    """
+    ``rng.permutation(n)`` into ``out[:n]``: the same numbers from the same draws (numpy's shuffle of ``arange(n)``,
+    with Numba's port of numpy's ``random_interval``, as Numba's ``permutation`` does). Numba's own ``permutation``
+    shuffles arrays of any shape and takes seconds to compile.
+
+    :param n: the number of indices to permute
+    :param rng: random generator
+    :param out: receives the permutation in its first ``n`` entries
+    """
+    for k in range(n):
+        out[k] = k
+    for k in range(n - 1, 0, -1):
+        swap = np.int64(random_interval(rng.bit_generator, k))
+        out[k], out[swap] = out[swap], out[k]
 
 
 @njit(cache=True)

@@ -172,6 +172,7 @@ class BlockAssembler:
                     total.successes = np.full(total.returns.shape, np.nan)
                 total.successes[block.networks, block.episodes] = part.successes
             total.obs_count += part.obs_count
+            total.cut_episodes += part.cut_episodes
             total.obs_sum += part.obs_sum
             total.obs_sq_sum += part.obs_sq_sum
             self.released += 1
@@ -335,12 +336,14 @@ class BaseEvaluator(ABC):
     """
 
     @abstractmethod
-    def setup(self, network: NetworkSpec, fast_path: bool) -> None:
+    def setup(self, network: NetworkSpec, fast_path: bool, max_episode_steps: int | None = None) -> None:
         """
         Get ready to evaluate networks of this architecture (called at the start of every ``learn``).
 
         :param network: the networks' architecture (the model's ``policy.network``)
         :param fast_path: whether episodes may run on the compiled fast path where the env has one
+        :param max_episode_steps: the episode cap: episodes that have not ended after this many steps are cut
+            (None: none)
         :raises ValueError: when the evaluator's env spaces differ from the network's
         """
 

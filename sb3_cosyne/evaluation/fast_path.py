@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from sb3_cosyne.envs.cartpole import CartPoleEnv
 from sb3_cosyne.envs.classic_control import PORTS, ClassicPort
-from sb3_cosyne.evaluation.classic_rollout import classic_rollouts
+from sb3_cosyne.evaluation.classic_rollout import ClassicEpisodes, port_rollouts
 from sb3_cosyne.evaluation.pole_rollout import normalization, run_pole_rollouts
 from sb3_cosyne.evaluation.result import EvaluationResult
 from sb3_cosyne.networks.spec import NetworkSpec
@@ -45,24 +45,37 @@ def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
     return env, max_steps
 
 
-def _step_limit(max_steps: int | None) -> int:
-    return np.iinfo(np.int64).max if max_steps is None else max_steps
+class StepLimit:
+    """
+    Where a compiled rollout stops an episode: the env's time limit or the episode cap, whichever comes first.
+
+    :param time_limit: the env's ``TimeLimit`` (None: none)
+    :param cap: the episode cap (None: none)
+    """
+
+    def __init__(self, time_limit: int | None, cap: int | None) -> None:
+        limits = [limit for limit in (time_limit, cap) if limit is not None]
+        #: the step at which episodes stop
+        self.steps = min(limits) if limits else np.iinfo(np.int64).max
+        #: whether the cap, not the env, stops episodes there
+        self.cuts = cap is not None and (time_limit is None or cap < time_limit)
+
+    def result(self, shape: tuple, returns, lengths, count, obs_sum, obs_sq_sum) -> EvaluationResult:
+        """The result of a rollout over flattened episodes, in the ``(networks, episodes)`` shape of ``seeds``."""
+        cut = int(np.count_nonzero(lengths >= self.steps)) if self.cuts else 0
+        return EvaluationResult(
+            returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum, cut_episodes=cut
+        )
 
 
-def _shaped_result(shape: tuple, returns, lengths, count, obs_sum, obs_sq_sum) -> EvaluationResult:
-    """The result of a rollout over flattened episodes, in the ``(networks, episodes)`` shape of ``seeds``."""
-    return EvaluationResult(returns.reshape(shape), lengths.reshape(shape), int(count), obs_sum, obs_sq_sum)
-
-
-def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
+def _pole_rollout(env: CartPoleEnv, limit: StepLimit) -> CompiledRollout:
     start = env._initial_state.copy()
     damping_steps = env.damping_steps if env.fitness == "damping" else 0
-    limit = _step_limit(max_steps)
 
     def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         # The task is deterministic: the seeds only say how many episodes each network plays.
         shape = seeds.shape
-        return _shaped_result(
+        return limit.result(
             shape,
             *run_pole_rollouts(
                 network,
@@ -70,7 +83,7 @@ def _pole_rollout(env: CartPoleEnv, max_steps: int | None) -> CompiledRollout:
                 np.repeat(start[None], seeds.size, axis=0),
                 env.markov,
                 obs_stats,
-                limit,
+                limit.steps,
                 damping_steps,
             ),
         )
@@ -101,9 +114,8 @@ def _seeded_starts(env: gym.Env, seeds: np.ndarray, state: Callable[[gym.Env], n
     return states.take(episode_seed, axis=0), observations.take(episode_seed, axis=0)
 
 
-def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> CompiledRollout:
-    """The rollout of a classic-control port: from the env's own seeded resets, then :func:`classic_rollouts`."""
-    limit = _step_limit(max_steps)
+def _classic_rollout(env: gym.Env, limit: StepLimit, port: ClassicPort) -> CompiledRollout:
+    """The rollout of a classic-control port: from the env's own seeded resets, then the port's compiled kernel."""
     constants = port.constants(env)
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     low, high = (0.0, 0.0) if discrete else (float(env.action_space.low[0]), float(env.action_space.high[0]))
@@ -112,23 +124,22 @@ def _classic_rollout(env: gym.Env, max_steps: int | None, port: ClassicPort) -> 
     def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
         obs_norm, normalize = normalization(obs_stats, obs_dim)
         starts, first_obs = _seeded_starts(env, seeds, port.state)
-        returns, lengths, count, moments = classic_rollouts(
-            port.code,
-            np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
-            network.layer_sizes,
-            network.with_bias,
-            network.activation_code,
-            starts,
-            first_obs,
-            constants,
-            discrete,
-            low,
-            high,
-            obs_norm,
-            normalize,
-            limit,
+        returns, lengths, count, moments = port_rollouts(port.code, network.activation_code)(
+            ClassicEpisodes(
+                np.ascontiguousarray(np.repeat(params, seeds.shape[1], axis=0), dtype=np.float64),
+                network.layer_sizes,
+                network.with_bias,
+                starts,
+                first_obs,
+                constants,
+                low,
+                high,
+                obs_norm,
+                normalize,
+                limit.steps,
+            )
         )
-        return _shaped_result(seeds.shape, returns, lengths, count, moments[0], moments[1])
+        return limit.result(seeds.shape, returns, lengths, count, moments[0], moments[1])
 
     return rollout
 
@@ -143,11 +154,13 @@ def _lane_settings(env: gym.Env | None, max_steps: int | None) -> tuple | None:
     return type(env), max_steps, *port.constants(env).tolist()
 
 
-def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
+def compiled_rollout(env: VecEnv, max_episode_steps: int | None = None) -> CompiledRollout | None:
     """
     The compiled rollout for a training env, if it has one.
 
     :param env: the training VecEnv
+    :param max_episode_steps: the episode cap: episodes that have not ended after this many steps are cut (None:
+        only the env's time limit ends them)
     :return: a function evaluating networks in one compiled loop, or None when the env must run on its lanes
     """
     if not isinstance(env, DummyVecEnv):
@@ -156,7 +169,8 @@ def compiled_rollout(env: VecEnv) -> CompiledRollout | None:
     settings = [_lane_settings(base, max_steps) for base, max_steps in lanes]
     if settings[0] is None or any(other != settings[0] for other in settings[1:]):
         return None
-    base, max_steps = lanes[0]
+    base, time_limit = lanes[0]
+    limit = StepLimit(time_limit, max_episode_steps)
     if isinstance(base, CartPoleEnv):
-        return _pole_rollout(base, max_steps)
-    return _classic_rollout(base, max_steps, PORTS[type(base)])
+        return _pole_rollout(base, limit)
+    return _classic_rollout(base, limit, PORTS[type(base)])

@@ -17,8 +17,9 @@ from numba.core.dispatcher import Dispatcher
 from sb3_cosyne.networks.forward import lane_forward
 from sb3_cosyne.networks.spaces import OBS_CLIP, box_actions
 
-#: how a lane's last step ended (``lane_info[:, ENDED]``)
-RUNNING, DONE, INVALID = 0, 1, 2
+#: how a lane's last step ended (``lane_info[:, ENDED]``): still running, over, ended by a non-finite value, or cut
+#: at the episode cap
+RUNNING, DONE, INVALID, CUT = 0, 1, 2, 3
 #: columns of ``lane_info`` (int64): the episode a lane runs (``network * n_episodes + episode``, -1: idle), how its
 #: last step ended, and its Discrete action (the argmax of its outputs plus the space's start)
 JOB, ENDED, ACTION = range(3)
@@ -46,6 +47,8 @@ class Lanes(NamedTuple):
     stats: np.ndarray
     #: whether to normalise the inputs and gather their statistics
     normalize: bool
+    #: the episode cap: an episode this long that has not ended is cut (``inf``: none)
+    max_length: float
 
 
 class LaneNetworks(NamedTuple):
@@ -147,7 +150,7 @@ def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: La
     :param record: whether a step was taken since the last call: add the statistics of the observations the last
         call read to the sums; add each busy lane's reward to its episode's return and length, and set its
         ``ENDED`` to ``DONE`` if its episode is over, ``INVALID`` if its reward or observation was non-finite (which
-        ends it too, with a NaN return), else ``RUNNING``
+        ends it too, with a NaN return), ``CUT`` if it reached the episode cap, else ``RUNNING``
     :param lanes: every lane's state
     :param networks: the networks' architecture and where they run
     :param target: where the outputs go
@@ -155,7 +158,7 @@ def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: La
         at each call, since an env may keep the action it was given
     :return: the number of episodes that ended (the outputs are then not computed)
     """
-    lane_info, lane_out, inputs, lane_nets, stats, normalize = lanes
+    lane_info, lane_out, inputs, lane_nets, stats, normalize, max_length = lanes
     layer_sizes, with_bias, activation, forward = networks
     outputs, action_start, bounds = target
     if record and normalize:
@@ -179,6 +182,8 @@ def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: La
                 lane_out[lane, RETURN] += reward
                 if lane_out[lane, OVER] != 0.0:
                     ended = DONE
+                elif lane_out[lane, LENGTH] >= max_length:
+                    ended = CUT
             else:
                 lane_out[lane, RETURN] = np.nan
                 ended = INVALID

@@ -16,6 +16,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from sb3_cosyne.evaluation.lane_step import (
     ACTION,
+    CUT,
     ENDED,
     INVALID,
     JOB,
@@ -155,6 +156,7 @@ def evaluate_networks(
     torch_forward: TorchForward | None = None,
     first_network: int = 0,
     first_episode: int = 0,
+    max_episode_steps: int | None = None,
 ) -> EvaluationResult:
     """
     Run ``seeds.shape[1]`` episodes of each network on the lanes of ``env``.
@@ -172,6 +174,7 @@ def evaluate_networks(
     :param first_network: number of the first network in error messages (when these networks are part of a larger
         call, as an evaluator's block is)
     :param first_episode: number of the first episode in error messages
+    :param max_episode_steps: cut episodes that have not ended after this many steps (None: never)
     :raises EnvStepError: when the env raises, naming the network and the lane
     :return: the episodes' returns and lengths and the observation statistics
     """
@@ -184,6 +187,7 @@ def evaluate_networks(
         torch_forward=torch_forward,
         first_network=first_network,
         first_episode=first_episode,
+        max_episode_steps=max_episode_steps,
     )
     return runner.run(on_step, on_invalid)
 
@@ -201,6 +205,7 @@ class LaneRunner:
     :param torch_forward: run the networks with this torch forward instead of Numba's
     :param first_network: number of the first network in error messages
     :param first_episode: number of the first episode in error messages
+    :param max_episode_steps: cut episodes that have not ended after this many steps (None: never)
     """
 
     def __init__(
@@ -213,6 +218,7 @@ class LaneRunner:
         torch_forward: TorchForward | None = None,
         first_network: int = 0,
         first_episode: int = 0,
+        max_episode_steps: int | None = None,
     ) -> None:
         self.seeds = seeds
         self.n_episodes = seeds.shape[1]
@@ -249,7 +255,10 @@ class LaneRunner:
         self.to_actions = _Actions(env.action_space, num_envs)
         self.box = self.to_actions.buffer()
         run_here = torch_forward is None
-        self.lane_arrays = Lanes(self.lane_info, self.lane_out, self.inputs, self.lane_nets, self.stats, self.normalize)
+        max_length = np.inf if max_episode_steps is None else float(max_episode_steps)
+        self.lane_arrays = Lanes(
+            self.lane_info, self.lane_out, self.inputs, self.lane_nets, self.stats, self.normalize, max_length
+        )
         self.networks = LaneNetworks(network.layer_sizes, network.with_bias, network.activation_code, run_here)
         self.net_inputs = self.outputs
         if run_here:
@@ -303,6 +312,7 @@ class LaneRunner:
                 continue
             net, episode = self._record_episode(lane)
             self.outcome.record_success(net, episode, self.lanes.infos[lane])
+            self.outcome.cut_episodes += int(ended == CUT)
             if ended == INVALID and on_invalid is not None:
                 what = "reward" if not np.isfinite(self.lane_out[lane, REWARD]) else "observation"
                 on_invalid(net, int(self.lengths[net, episode]), what)

@@ -14,7 +14,7 @@ from numba import njit
 from sb3_cosyne.envs import generalization_starts
 from sb3_cosyne.envs.cartpole import DAMPING_WINDOW, damping_fitness, observation_layout, window_sum
 from sb3_cosyne.envs.physics import VECTOR_LANES, advance_lanes, force_from_action, lane_failed
-from sb3_cosyne.networks.forward import lane_forward, lanes_forward
+from sb3_cosyne.networks.forward import lane_forward, lanes_forward, widest_layer
 from sb3_cosyne.networks.spaces import OBS_CLIP, box_action
 from sb3_cosyne.networks.spec import NetworkSpec
 
@@ -27,18 +27,19 @@ def rollout_buffers(k: int, obs_dim: int, layer_sizes: np.ndarray):
     :param k: episodes
     :param obs_dim: observation size
     :param layer_sizes: the network's layer sizes (inputs = observation + recurrent state)
-    :return: returns and lengths (``(k,)`` each); the observation ``(obs_dim,)``; the running sum and sum of
-        squares of the observations, rows of ``(2, obs_dim)``; the network's recurrent state
-        (``(layer_sizes[0] - obs_dim,)``, to be zeroed at each episode start) and work buffer for
+    :return: returns and lengths (``(k,)`` each, to be written for every episode); the observation ``(obs_dim,)``;
+        the running sum and sum of squares of the observations, rows of ``(2, obs_dim)`` (zeros); the network's
+        recurrent state (``(layer_sizes[0] - obs_dim,)``, to be zeroed at each episode start) and work buffer for
         :func:`network_outputs`
     """
+    # Only the sums start at zero: each kind of np.zeros is one more allocation for Numba to compile.
     return (
-        np.zeros(k),
-        np.zeros(k, dtype=np.int64),
-        np.zeros(obs_dim),
+        np.empty(k),
+        np.empty(k, dtype=np.int64),
+        np.empty(obs_dim),
         np.zeros((2, obs_dim)),
-        np.zeros(layer_sizes[0] - obs_dim),
-        np.zeros((2, layer_sizes.max())),
+        np.empty(layer_sizes[0] - obs_dim),
+        np.empty((2, widest_layer(layer_sizes))),
     )
 
 
@@ -165,8 +166,8 @@ def pole_rollouts(
     counts = np.zeros((n_lanes, 2), dtype=np.int64)
     total = np.zeros(n_lanes)
     hidden = np.zeros((layer_sizes[0] - obs_dim, n_lanes))
-    values = np.zeros((layer_sizes.max(), n_lanes))
-    scratch = np.zeros((layer_sizes.max(), n_lanes))
+    values = np.zeros((widest_layer(layer_sizes), n_lanes))
+    scratch = np.zeros((widest_layer(layer_sizes), n_lanes))
     jiggle = np.zeros((n_lanes, DAMPING_WINDOW))
     states = np.zeros((n_state, n_lanes))
     forces = np.zeros(n_lanes)
@@ -236,24 +237,32 @@ def pole_rollouts(
 def _start_lane(lane, network, job, weights, counts, total, hidden, jiggle, states, params, starts) -> None:
     """Start a network's episode on a lane of :func:`pole_rollouts`."""
     job[lane] = network
-    weights[:, lane] = params[network]
+    _copy(weights[:, lane], params[network])
     counts[lane] = 0
     total[lane] = 0.0
     hidden[:, lane] = 0.0
     jiggle[lane] = 0.0
-    states[:, lane] = starts[network]
+    _copy(states[:, lane], starts[network])
 
 
 @njit(cache=True, inline="always")
 def _move_lane(source, target, job, weights, counts, total, hidden, jiggle, states) -> None:
     """Move a lane of :func:`pole_rollouts`, episode and all, into another."""
     job[target] = job[source]
-    weights[:, target] = weights[:, source]
-    counts[target] = counts[source]
+    _copy(weights[:, target], weights[:, source])
+    _copy(counts[target], counts[source])
     total[target] = total[source]
-    hidden[:, target] = hidden[:, source]
-    jiggle[target] = jiggle[source]
-    states[:, target] = states[:, source]
+    _copy(hidden[:, target], hidden[:, source])
+    _copy(jiggle[target], jiggle[source])
+    _copy(states[:, target], states[:, source])
+
+
+@njit(cache=True, inline="always")
+def _copy(target: np.ndarray, source: np.ndarray) -> None:
+    """``target[:] = source`` for one-dimensional arrays of one length, element by element: assigning an array to a
+    slice compiles Numba's shape-mismatch message, which takes seconds."""
+    for i in range(target.shape[0]):
+        target[i] = source[i]
 
 
 def run_pole_rollouts(

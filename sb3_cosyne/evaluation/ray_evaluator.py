@@ -163,7 +163,7 @@ class RayEvaluator(TaskEvaluator):
             )
         return n_workers
 
-    def setup(self, network: NetworkSpec, fast_path: bool) -> None:
+    def setup(self, network: NetworkSpec, fast_path: bool, max_episode_steps: int | None = None) -> None:
         """
         Start Ray and the actors if they are not running, check the env's spaces against the network's and
         send the architecture to every actor.
@@ -178,7 +178,7 @@ class RayEvaluator(TaskEvaluator):
         self._drain()
         self._obs_dim = network.obs_dim
         network_ref = ray.put(network)
-        ray.get([actor.set_network.remote(network_ref, fast_path) for actor in self._actors])
+        ray.get([actor.set_network.remote(network_ref, fast_path, max_episode_steps) for actor in self._actors])
 
     def _drain(self) -> None:
         if self._pool is not None:

@@ -23,6 +23,7 @@ class EvaluationResult:
     :param aborted: True when a callback asked to stop before every episode finished
     :param successes: each episode's ``info["is_success"]`` at its end (1.0 or 0.0), NaN where the env did not
         report one; None when no episode reported one
+    :param cut_episodes: the number of episodes cut at the episode cap (``max_episode_steps``)
     """
 
     returns: np.ndarray
@@ -32,6 +33,7 @@ class EvaluationResult:
     obs_sq_sum: np.ndarray
     aborted: bool = False
     successes: np.ndarray | None = None
+    cut_episodes: int = 0
 
     def record_success(self, network: int, episode: int, info: dict) -> None:
         """Keep an episode's ``is_success`` from the ``info`` of its last step, if the env reports one."""

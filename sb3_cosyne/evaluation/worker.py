@@ -59,21 +59,24 @@ class EvaluationWorker:
         if not isinstance(self.env, VecEnv):
             raise TypeError(f"the env factory must build a VecEnv, got {type(self.env).__name__}")
         self.network: NetworkSpec | None = None
+        self.max_episode_steps: int | None = None
         self.compiled: CompiledRollout | None = None
 
     def spaces(self) -> tuple[spaces.Space, spaces.Space]:
         """The env's observation and action spaces."""
         return self.env.observation_space, self.env.action_space
 
-    def set_network(self, network: NetworkSpec, fast_path: bool) -> None:
+    def set_network(self, network: NetworkSpec, fast_path: bool, max_episode_steps: int | None = None) -> None:
         """
         Evaluate networks of this architecture from now on.
 
         :param network: the networks' architecture
         :param fast_path: whether to use the env's compiled rollout, if it has one
+        :param max_episode_steps: the episode cap (None: none)
         """
         self.network = network
-        self.compiled = compiled_rollout(self.env) if fast_path else None
+        self.max_episode_steps = max_episode_steps
+        self.compiled = compiled_rollout(self.env, max_episode_steps) if fast_path else None
 
     def evaluate(
         self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
@@ -109,6 +112,7 @@ class EvaluationWorker:
                     on_invalid=on_invalid,
                     first_network=block.networks.start,
                     first_episode=block.episodes.start,
+                    max_episode_steps=self.max_episode_steps,
                 )
         except EnvStepError as error:
             where = f" (worker {os.getpid()} on {socket.gethostname()})"

@@ -13,6 +13,16 @@ from sb3_cosyne.networks.activations import activate
 
 
 @njit(cache=True, inline="always")
+def widest_layer(layer_sizes: np.ndarray) -> int:
+    """``layer_sizes.max()`` (the work buffers' width), in a loop: Numba's ``max`` of an array takes most of a second
+    to compile."""
+    widest = 0
+    for size in layer_sizes:
+        widest = max(widest, size)
+    return widest
+
+
+@njit(cache=True, inline="always")
 def _layer(layer_sizes: np.ndarray, layer: int, with_bias: bool) -> tuple[int, int, int]:
     """A layer's inputs and outputs, and the chromosome length of each of its neurons."""
     n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
@@ -132,7 +142,7 @@ def mlp_forward(
     """
     lanes = params.shape[0]
     outputs = np.empty((lanes, layer_sizes[-1]))
-    work = np.empty((2, layer_sizes.max()))
+    work = np.empty((2, widest_layer(layer_sizes)))
     for b in range(lanes):
         for i in range(layer_sizes[0]):
             work[0, i] = inputs[b, i]

@@ -91,7 +91,7 @@ def _wrap(x: float, low: float, high: float) -> float:
     return x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def acrobot_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``AcrobotEnv.step`` (without torque noise): one Runge-Kutta step, wrapping, bounds, termination, reward.
@@ -120,7 +120,7 @@ def acrobot_step(state: np.ndarray, action: float, constants: np.ndarray) -> tup
     return 0.0 if terminated else -1.0, terminated
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def acrobot_observe(state: np.ndarray, obs: np.ndarray) -> None:
     """gymnasium's Acrobot observation ``(cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2)`` (float32 values), written into ``obs``."""
     obs[0] = np.float32(np.cos(state[0]))

@@ -25,7 +25,7 @@ def cartpole_constants(env: CartPoleEnv) -> np.ndarray:
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def cartpole_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``CartPoleEnv.step``: physics, termination and reward.

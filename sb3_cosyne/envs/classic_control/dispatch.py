@@ -1,7 +1,11 @@
 """One step and one observation of any classic-control port, chosen by the port's code.
 
 The compiled rollout loop calls these rather than taking a step function as an argument: Numba compiles a loop that
-receives a function anew in every process, while a dispatch on an int keeps the loop in Numba's on-disk cache.
+receives a function anew in every process, while a dispatch on an int keeps the loop in Numba's on-disk cache. A loop
+compiled for one port passes its code as a constant: inlined there, the dispatch leaves that port's call alone once
+Numba has pruned the other branches, before typing. The ports' steps and observations are compiled functions of their
+own, not inlined by Numba (which would inline all five before pruning), so that a loop compiles its own port only;
+they are compiled with the loop's ``error_model="numpy"``, and LLVM inlines them into it.
 """
 
 import numpy as np

@@ -21,7 +21,7 @@ def mountain_car_constants(env: MountainCarEnv) -> np.ndarray:
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def mountain_car_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``MountainCarEnv.step``.
@@ -76,7 +76,7 @@ def _add(x: float, y: float, is_float32: bool) -> float:
     return np.float64(np.float32(x) + np.float32(y)) if is_float32 else x + y
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def continuous_mountain_car_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``Continuous_MountainCarEnv.step``.

@@ -17,7 +17,7 @@ def angle_normalize(x: float) -> float:
     return ((x + np.pi) % (2 * np.pi)) - np.pi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def pendulum_step(state: np.ndarray, action: float, constants: np.ndarray) -> tuple[float, bool]:
     """
     gymnasium's ``PendulumEnv.step``, with its float32 intermediate values (NumPy 2 promotion rules).
@@ -42,7 +42,7 @@ def pendulum_step(state: np.ndarray, action: float, constants: np.ndarray) -> tu
     return -costs, False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def pendulum_observe(state: np.ndarray, obs: np.ndarray) -> None:
     """gymnasium's Pendulum observation ``(cos θ, sin θ, θ̇)`` (float32 values), written into ``obs``."""
     obs[0] = np.float32(np.cos(state[0]))
