@@ -11,6 +11,7 @@ import gymnasium.wrappers.common
 import numpy as np
 import pytest
 from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_cosyne.evaluation.fast_path import compiled_rollout
 from sb3_cosyne.evaluation.lanes import EvaluationResult, evaluate_networks
@@ -161,3 +162,17 @@ def rl_zoo3():
         yield zoo
     finally:
         restore_gymnasium()
+
+
+class RaiseAt(BaseCallback):
+    """Raises ``error`` at the ``n_calls``-th step: a callback that fails, or a Ctrl-C, in the middle of training."""
+
+    def __init__(self, n_calls: int, error: BaseException) -> None:
+        super().__init__()
+        self.limit = n_calls
+        self.error = error
+
+    def _on_step(self) -> bool:
+        if self.n_calls == self.limit:
+            raise self.error
+        return True

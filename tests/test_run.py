@@ -5,7 +5,7 @@ import importlib
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
+from conftest import ACTION_SPACES, OBSERVATION_SPACES, RaiseAt, SpaceEnv
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -308,23 +308,12 @@ def test_a_lucky_episode_does_not_crown_a_champion():
     assert paired.best_fitness < 40.0
 
 
-class RaiseAt(BaseCallback):
-    def __init__(self, n_calls: int) -> None:
-        super().__init__()
-        self.limit = n_calls
-
-    def _on_step(self) -> bool:
-        if self.n_calls == self.limit:
-            raise KeyboardInterrupt
-        return True
-
-
 def test_an_interrupted_generation_leaves_the_model_resumable(tmp_path):
     model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4, fast_path=False).learn(1500)
     reference = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=4, fast_path=False).learn(1500)
     population, steps = model.strategy.population.copy(), model.num_timesteps
     with pytest.raises(KeyboardInterrupt):
-        model.learn(10_000, callback=RaiseAt(50), reset_num_timesteps=False)
+        model.learn(10_000, callback=RaiseAt(50, KeyboardInterrupt()), reset_num_timesteps=False)
     np.testing.assert_array_equal(model.strategy.population, population)
     assert model.num_timesteps == steps + 50
     model.save(tmp_path / "interrupted")

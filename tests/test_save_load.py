@@ -3,7 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv
+from conftest import ACTION_SPACES, OBSERVATION_SPACES, RaiseAt, SpaceEnv
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
@@ -174,23 +174,12 @@ def test_mid_generation_checkpoints_resume_exactly_on_every_kind_of_run(tmp_path
     assert bool(counting_to_a_burst) == (run == "stagnation")
 
 
-class RaiseAt(BaseCallback):
-    def __init__(self, n_calls: int) -> None:
-        super().__init__()
-        self.limit = n_calls
-
-    def _on_step(self) -> bool:
-        if self.n_calls == self.limit:
-            raise ValueError("the callback failed")
-        return True
-
-
 @pytest.mark.parametrize("run", list(RESUME_RUNS))
 def test_an_exception_mid_generation_keeps_the_last_generation_and_training_goes_on_exactly(tmp_path, run):
     model, last_generation = resume_model(run).learn(RESUME_STEPS), resume_model(run).learn(RESUME_STEPS)
     steps = model.num_timesteps
     with pytest.raises(ValueError, match="the callback failed"):
-        model.learn(RESUME_STEPS, callback=RaiseAt(40), reset_num_timesteps=False)
+        model.learn(RESUME_STEPS, callback=RaiseAt(40, ValueError("the callback failed")), reset_num_timesteps=False)
     # Nothing of the interrupted generation is kept but its steps, which were taken.
     assert model.num_timesteps == steps + 40
     model.num_timesteps = steps
