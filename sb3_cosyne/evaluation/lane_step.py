@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, typeof
 from numba.core.dispatcher import Dispatcher
 
-from sb3_cosyne.networks.forward import lane_forward
+from sb3_cosyne.networks.forward import lane_forward, widest_layer
 from sb3_cosyne.networks.spaces import OBS_CLIP, box_actions
 
 #: how a lane's last step ended (``lane_info[:, ENDED]``): still running, over, ended by a non-finite value, or cut
@@ -195,7 +195,7 @@ def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: La
     if normalize:
         batch_statistics(lane_info, inputs, stats)
     n_params = lane_nets.shape[1] - (layer_sizes[0] - n_inputs)
-    work = np.empty((2, layer_sizes.max()))
+    work = np.empty((2, widest_layer(layer_sizes)))
     h = work[0]
     for lane in range(n_lanes):
         if lane_info[lane, JOB] < 0:
@@ -216,7 +216,9 @@ def advance_lanes(record: bool, lanes: Lanes, networks: LaneNetworks, target: La
         for i in range(state.shape[0]):
             h[n_inputs + i] = state[i]
         if not forward:
-            outputs[lane] = h[: outputs.shape[1]]
+            # an element loop: a slice assignment costs seconds of compilation
+            for k in range(outputs.shape[1]):
+                outputs[lane, k] = h[k]
             continue
         lane_forward(lane_nets[lane, :n_params], work, layer_sizes, with_bias, activation, state)
         best = 0
