@@ -108,3 +108,11 @@ def test_the_success_rate_is_logged_from_is_success_infos(tmp_path):
     assert len(successes) == len(model.ep_info_buffer) == model.num_evaluations
     assert rates[-1] == pytest.approx(np.mean(successes))
     assert 0 < np.mean(successes) < 1  # some networks end on action 1, some do not
+
+
+def test_successes_come_back_from_workers_as_from_local_lanes():
+    local = CoSyNE("MlpPolicy", make_vec_env(CoinEnv), pop_size=8, seed=1, champion_episodes=2).learn(300)
+    with SubprocEvaluator(CoinEnv, n_workers=2, members_per_task=3, start_method="fork") as evaluator:
+        remote = CoSyNE("MlpPolicy", CoinEnv(), pop_size=8, seed=1, champion_episodes=2, evaluator=evaluator).learn(300)
+    assert len(remote.ep_success_buffer) == remote.num_evaluations > 0
+    assert list(remote.ep_success_buffer) == list(local.ep_success_buffer)

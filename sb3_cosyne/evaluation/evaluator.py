@@ -168,9 +168,7 @@ class BlockAssembler:
             total.returns[block.networks, block.episodes] = part.returns
             total.lengths[block.networks, block.episodes] = part.lengths
             if part.successes is not None:
-                if total.successes is None:
-                    total.successes = np.full(total.returns.shape, np.nan)
-                total.successes[block.networks, block.episodes] = part.successes
+                total.set_successes(block.networks, block.episodes, part.successes)
             total.obs_count += part.obs_count
             total.cut_episodes += part.cut_episodes
             total.obs_sum += part.obs_sum

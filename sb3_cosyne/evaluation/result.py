@@ -38,11 +38,14 @@ class EvaluationResult:
     def record_success(self, network: int, episode: int, info: dict) -> None:
         """Keep an episode's ``is_success`` from the ``info`` of its last step, if the env reports one."""
         success = info.get("is_success")
-        if success is None:
-            return
+        if success is not None:
+            self.set_successes(network, episode, float(success))
+
+    def set_successes(self, networks: int | slice, episodes: int | slice, values: float | np.ndarray) -> None:
+        """Write episodes' successes (``successes[networks, episodes] = values``), making the array at the first."""
         if self.successes is None:
             self.successes = np.full(self.returns.shape, np.nan)
-        self.successes[network, episode] = float(success)
+        self.successes[networks, episodes] = values
 
 
 @dataclass
