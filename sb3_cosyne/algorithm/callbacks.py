@@ -125,6 +125,17 @@ class StepReporter:
         self.callback.update_locals(replayed_locals(done, info if done else {}))
         return self.callback.on_step()
 
+    def on_cut(self, n_episodes: int) -> None:
+        """Episodes reached the model's ``max_episode_steps`` without ending and were cut: warn once per model."""
+        if not self.model._warned_cut:
+            self.model._warned_cut = True
+            warnings.warn(
+                f"{n_episodes} episode(s) reached max_episode_steps={self.model.max_episode_steps} without ending and "
+                "were cut there: give the env a time limit (gymnasium's TimeLimit, or max_episode_steps of gym.make) "
+                "or raise CoSyNE's max_episode_steps (warned once)",
+                stacklevel=3,
+            )
+
     def on_invalid(self, network: int, step: int, what: str) -> None:
         """An env returned a non-finite value: warn once per model."""
         if not self.model._warned_invalid:

@@ -7,7 +7,6 @@ import pathlib
 import pickle
 import sys
 import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -412,14 +411,8 @@ class CoSyNE(BaseAlgorithm):
         for result in results:
             infos = final_infos(result)
             self._update_info_buffer(infos, dones=np.ones(len(infos), dtype=bool))
-            if result.cut_episodes and not self._warned_cut:
-                self._warned_cut = True
-                warnings.warn(
-                    f"{result.cut_episodes} episode(s) reached max_episode_steps={self.max_episode_steps} without "
-                    "ending and were cut there: give the env a time limit (gymnasium's TimeLimit, or max_episode_steps "
-                    "of gym.make) or raise CoSyNE's max_episode_steps (warned once)",
-                    stacklevel=3,
-                )
+            if result.cut_episodes:
+                steps.on_cut(result.cut_episodes)
         return results
 
     def _evaluate_here(self, call: EvaluationCall, steps: StepReporter) -> EvaluationResult:
