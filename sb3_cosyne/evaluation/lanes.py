@@ -260,14 +260,12 @@ class LaneRunner:
             self.lane_info, self.lane_out, self.inputs, self.lane_nets, self.stats, self.normalize, max_length
         )
         self.networks = LaneNetworks(network.layer_sizes, network.with_bias, network.activation_code, run_here)
-        self.net_inputs = self.outputs
         if run_here:
             self.target = LaneOutputs(self.outputs, self.to_actions.start, self.to_actions.bounds)
         else:
             torch_forward.load(self.params)
-            # The kernel leaves the networks' inputs here for torch.
-            self.net_inputs = np.zeros((num_envs, int(network.layer_sizes[0])))
-            self.target = LaneOutputs(self.net_inputs, 0, self.to_actions.bounds)
+            # The kernel leaves the networks' inputs in the target for torch.
+            self.target = LaneOutputs(np.zeros((num_envs, int(network.layer_sizes[0]))), 0, self.to_actions.bounds)
         self.kernel = direct_call(advance_lanes, True, self.lane_arrays, self.networks, self.target, self.box)
         self.obs_count = 0
         self.next_job = 0
@@ -370,7 +368,7 @@ class LaneRunner:
 
     def _torch_outputs(self) -> None:
         """The outputs and actions of every lane from the torch forward, on the inputs the kernel left."""
-        outputs, hidden = self.torch_forward(self.net_inputs)
+        outputs, hidden = self.torch_forward(self.target.outputs)
         self.outputs[:] = outputs
         self.outputs[self.lane_info[:, JOB] < 0] = 0.0
         self.lane_info[:, ACTION] = self.outputs.argmax(axis=1) + self.to_actions.start
