@@ -82,6 +82,7 @@ class StepReporter:
         self.model = model
         self.callback = callback
         self.silent = is_silent(callback)
+        self._running_locals = replayed_locals(False, {})
 
     def on_step(self, n_steps: int, transition: Callable[[], Transition]) -> bool:
         """
@@ -122,7 +123,8 @@ class StepReporter:
 
     def _replay_step(self, done: bool, info: dict) -> bool:
         self.model.num_timesteps += 1
-        self.callback.update_locals(replayed_locals(done, info if done else {}))
+        # Every step but an episode's last says the same: those locals are made once, not at each of millions of steps.
+        self.callback.update_locals(replayed_locals(done, info) if done else self._running_locals)
         return self.callback.on_step()
 
     def on_cut(self, n_episodes: int) -> None:
