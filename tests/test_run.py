@@ -10,7 +10,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback,
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack, VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from sb3_cosyne import CoSyNE, MlpPolicy
 
@@ -48,11 +48,6 @@ def test_unbounded_box_actions_are_rejected():
     space = gym.spaces.Box(-np.inf, np.inf, shape=(2,))
     with pytest.raises(ValueError, match="bounded Box action space"):
         CoSyNE("MlpPolicy", SpaceEnv(OBSERVATION_SPACES["box"], space))
-
-
-def test_vec_env_wrappers_are_rejected_with_a_hint():
-    with pytest.raises(ValueError, match="normalize_obs=True instead of VecNormalize"):
-        CoSyNE("MlpPolicy", VecNormalize(make_vec_env("CartPole-v1")))
 
 
 @pytest.mark.parametrize(
@@ -360,16 +355,3 @@ def test_every_public_name_is_importable(module):
     imported = importlib.import_module(module)
     assert set(imported.__all__) <= set(namespace)
     assert {"CoSyNE", "SubprocEvaluator", "RayEvaluator", "BaseEvaluator"} <= set(namespace)
-
-
-@pytest.mark.parametrize(
-    ("wrapper", "advice"),
-    [
-        (lambda venv: VecNormalize(venv), "normalize_obs=True instead of VecNormalize"),
-        (lambda venv: VecMonitor(venv), "Monitor instead of VecMonitor"),
-        (lambda venv: VecFrameStack(venv, 2), "FrameStackObservation instead of VecFrameStack"),
-    ],
-)
-def test_a_vecenv_wrapper_is_refused_with_what_to_use_instead(wrapper, advice):
-    with pytest.raises(ValueError, match=advice):
-        CoSyNE("MlpPolicy", wrapper(make_vec_env("CartPole-v1")))

@@ -190,3 +190,16 @@ def test_defaults_apply_to_cosyne_only():
     assert with_defaults("enjoy", ["--env", "Pendulum-v1"]) == ["--env", "Pendulum-v1", "--algo", "cosyne", "-f", "logs"]
     assert with_defaults("enjoy", ["--algo=ppo", "--env", "Pendulum-v1"]) == ["--algo=ppo", "--env", "Pendulum-v1"]
     assert with_defaults("record_video", ["-f", "runs"]) == ["-f", "runs", "--algo", "cosyne"]
+
+
+def test_normalize_in_the_yml_trains_through_vecnormalize_and_saves_its_statistics(tmp_path):
+    entry = {**load_hyperparams("CartPole-v1"), "n_timesteps": 600, "pop_size": POP_SIZE, "normalize": True}
+    conf = tmp_path / "mine.yml"
+    conf.write_text(yaml.safe_dump({"CartPole-v1": entry}))
+    zoo("train", "--env", "CartPole-v1", "-conf", str(conf), "--seed", "0", "-f", "logs", "--verbose", "0", cwd=tmp_path)
+    run = tmp_path / "logs" / "cosyne" / "CartPole-v1_1"
+    with (run / "CartPole-v1" / "vecnormalize.pkl").open("rb") as file:
+        statistics = pickle.load(file)
+    # The networks were evaluated through the wrapper: its statistics saw the training steps.
+    assert statistics.obs_rms.count >= CoSyNE.load(run / "CartPole-v1.zip").num_timesteps
+    zoo("enjoy", "--env", "CartPole-v1", "-f", "logs", "--no-render", "-n", "100", cwd=tmp_path)

@@ -36,20 +36,18 @@ from sb3_cosyne.networks.torch_forward import TorchForward, use_torch_forward
 
 SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 
-#: what to use instead of the VecEnv wrappers users most often pass
-_WRAPPER_ALTERNATIVES = {
-    "VecNormalize": "use normalize_obs=True instead of VecNormalize (its statistics are saved with the model)",
-    "VecMonitor": "wrap each env in SB3's Monitor instead of VecMonitor (make_vec_env does)",
-    "VecFrameStack": "wrap each env in gymnasium's FrameStackObservation instead of VecFrameStack",
-}
-
 #: Episode seeds are drawn below this bound (gymnasium accepts any non-negative int).
 _SEED_BOUND = 2**31 - 1
 
 
-def _check_evaluator(evaluator: Any) -> None:
+def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
         raise ValueError(f"evaluator must be None or a BaseEvaluator (SubprocEvaluator, RayEvaluator), got {evaluator!r}")
+    if evaluator is not None and isinstance(env, VecEnvWrapper):
+        raise ValueError(
+            f"the evaluator's workers make their own envs, without the model's VecEnv wrapper {type(env).__name__}: "
+            "pass the VecEnv unwrapped (use normalize_obs=True instead of VecNormalize), or train without an evaluator"
+        )
 
 
 @dataclass
@@ -104,7 +102,10 @@ class CoSyNE(BaseAlgorithm):
     :param policy: the policy, ``"MlpPolicy"``, ``"LinearPolicy"``, ``"RecurrentPolicy"`` or a :class:`CoSyNEPolicy`
         subclass
     :param env: the env to learn from (a gymnasium id, env or VecEnv); each lane of a VecEnv runs its own network.
-        An id is made without a render mode (pass ``gym.make(id, render_mode="rgb_array")`` to render)
+        An id is made without a render mode (pass ``gym.make(id, render_mode="rgb_array")`` to render). A VecEnv
+        under VecEnv wrappers (``VecNormalize``, ``VecFrameStack``, ``VecMonitor``, ...) is stepped through them, its
+        lanes resetting themselves, so that ``shared_starts`` does not apply; fitness counts the env's own rewards
+        (before ``VecNormalize`` scales them) and the networks see the wrapped observations, as PPO's would
     :param pop_size: number of networks per generation (``m``, the size of every subpopulation)
     :param parent_fraction: fraction of the networks that become parents (the paper's top quarter)
     :param mutation_prob: probability that a child's weight is perturbed (paper: 0.3)
@@ -118,7 +119,8 @@ class CoSyNE(BaseAlgorithm):
         re-tested before the champion is replaced, so that a lucky episode cannot crown a network; 0 crowns
         the generation's best by its fitness alone (right for deterministic envs)
     :param shared_starts: evaluate every network of a generation from the same start states (common random
-        numbers), which makes the comparison between networks fairer on envs with random starts
+        numbers), which makes the comparison between networks fairer on envs with random starts (not under VecEnv
+        wrappers, whose lanes reset themselves)
     :param init_scale: initial weights are drawn from ``U[-init_scale, init_scale]``. The paper draws from
         ``U[-10, 10]`` for networks of one to five neurons; for MLPs with normalised-scale inputs and tanh
         units, ``1.0`` keeps the first generation out of saturation while still spanning bang-bang controllers
@@ -225,13 +227,6 @@ class CoSyNE(BaseAlgorithm):
             support_multi_env=True,
             seed=seed,
         )
-        if isinstance(self.env, VecEnvWrapper):
-            name = type(self.env).__name__
-            instead = _WRAPPER_ALTERNATIVES.get(name, "wrap each env in a gymnasium wrapper instead")
-            raise ValueError(
-                f"CoSyNE seeds and resets each lane's episodes itself and cannot see through the VecEnv wrapper {name}: "
-                f"pass the VecEnv unwrapped, and {instead}"
-            )
         if normalize_obs and not isinstance(self.observation_space, spaces.Box):
             raise ValueError(f"normalize_obs=True needs a Box observation space, got {self.observation_space}")
         self.pop_size = pop_size
@@ -250,7 +245,7 @@ class CoSyNE(BaseAlgorithm):
         self._torch_forward: TorchForward | None = None
         self.stagnation = stagnation
         self.burst_scale = burst_scale
-        _check_evaluator(evaluator)
+        _check_evaluator(evaluator, self.env)
         self.evaluator = evaluator
         self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
@@ -538,7 +533,7 @@ class CoSyNE(BaseAlgorithm):
         :param progress_bar: display a progress bar (tqdm and rich)
         :return: the trained model
         """
-        _check_evaluator(self.evaluator)
+        _check_evaluator(self.evaluator, self.env)
         if self.evaluator is not None:
             self.evaluator.setup(self.policy.network, self.fast_path, self.max_episode_steps)
         total_timesteps, callback = self._setup_learn(

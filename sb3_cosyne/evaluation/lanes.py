@@ -6,13 +6,17 @@ next actions of all of them, each from its own parameter vector. A lane whose ep
 episode still to run, so lanes stay busy. Every episode starts from ``reset(seed=...)`` with its own seed,
 so a network's return does not depend on which lane ran it or on how many lanes there are. Per step,
 Python only steps the envs and calls the callback.
+
+A VecEnv under VecEnv wrappers (``VecNormalize``, ``VecFrameStack``, ``VecMonitor``, ...) is stepped through them
+instead: its lanes reset themselves when an episode ends, so each evaluation starts from one seeded reset of all
+lanes and a lane's next episode is the one its VecEnv started (reproducible, but not shared between networks).
 """
 
 from collections.abc import Callable
 
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, unwrap_vec_normalize
 
 from sb3_cosyne.evaluation.lane_step import (
     ACTION,
@@ -45,24 +49,49 @@ from sb3_cosyne.networks.torch_forward import TorchForward
 OnStep = Callable[[int, Callable[[], Transition]], bool]
 
 
-class _VecLanes:
-    """Lanes of any VecEnv: all lanes step together; resets go through ``env_method`` to pass a seed."""
+class _Lanes:
+    """
+    How a :class:`LaneRunner` resets and steps the lanes of a VecEnv: one episode per lane, each reset with its seed.
+
+    :param env: the VecEnv
+    """
 
     def __init__(self, env: VecEnv) -> None:
         self.env = env
-        self.actions: np.ndarray | None = None
-        # All lanes step at once: an error cannot be traced to one of them.
+        #: the lane stepped last, which names the culprit when an env raises (None: all lanes step at once)
         self.lane: int | None = None
         #: each lane's info from its last step
         self.infos: list[dict] = [{} for _ in range(env.num_envs)]
 
-    def reset(self, lane: int, seed: int):
+    def begin(self, seed: int) -> None:
+        """Prepare the lanes for an evaluation whose first episode has reset seed ``seed``."""
+
+    def ready(self, lane: int) -> bool:
+        """Whether ``lane`` can start an episode now."""
+        return True
+
+    def reset(self, lane: int, seed: int) -> np.ndarray:
+        """Start an episode on ``lane`` from reset seed ``seed``; return its first observation."""
         return self.env.env_method("reset", seed=int(seed), indices=[lane])[0][0]
 
+
+class _VecLanes(_Lanes):
+    """Lanes of any VecEnv: all lanes step together; resets go through ``env_method`` to pass a seed."""
+
+    def __init__(self, env: VecEnv) -> None:
+        super().__init__(env)
+        self.actions: np.ndarray | None = None
+
     def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        obs, rewards, dones = self._step_all(busy, actions)
+        obs_out[busy] = obs[busy]
+        lane_out[busy, REWARD] = rewards[busy]
+        lane_out[busy, OVER] = dones[busy]
+
+    def _step_all(self, busy: list[int], actions: np.ndarray | list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step every lane, the idle ones with their last action (their transitions are ignored)."""
         actions = np.asarray(actions)
         if self.actions is None:
-            # Idle lanes must still receive a valid action; their transitions are ignored.
             self.actions = np.repeat(actions[busy[:1]], self.env.num_envs, axis=0)
         # A new array each step: an env (or a VecEnv wrapper) may keep the actions it was given.
         self.actions = self.actions.copy()
@@ -70,20 +99,54 @@ class _VecLanes:
         obs, rewards, dones, infos = self.env.step(self.actions)
         for lane in busy:
             self.infos[lane] = infos[lane]
+        return obs, rewards, dones
+
+
+class _WrappedLanes(_VecLanes):
+    """
+    Lanes of a VecEnv under VecEnv wrappers, stepped through them. The VecEnv resets a lane itself when its episode
+    ends (without a seed), so a lane is ready for the next episode only right after its VecEnv episode ended; a lane
+    whose episode was cut short (the episode cap, a non-finite value) waits until :meth:`begin` resets all lanes.
+    Fitness counts the env's own rewards, before ``VecNormalize`` scales them.
+    """
+
+    def __init__(self, env: VecEnvWrapper) -> None:
+        super().__init__(env)
+        self.normalizer = unwrap_vec_normalize(env)
+        #: each lane's observation at the start of its VecEnv episode, while ``fresh``
+        self.first_obs: np.ndarray | None = None
+        self.fresh = np.zeros(env.num_envs, dtype=bool)
+
+    def begin(self, seed: int) -> None:
+        self.env.seed(int(seed))
+        self.first_obs = np.array(self.env.reset())
+        self.fresh[:] = True
+
+    def ready(self, lane: int) -> bool:
+        return bool(self.fresh[lane])
+
+    def reset(self, lane: int, seed: int) -> np.ndarray:
+        self.fresh[lane] = False
+        return self.first_obs[lane]
+
+    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
+        obs, rewards, dones = self._step_all(busy, actions)
+        if self.normalizer is not None:
+            rewards = self.normalizer.get_original_reward()
+        # A lane whose episode ended holds its next episode's first observation (the VecEnv reset it).
+        self.fresh = np.asarray(dones, dtype=bool).copy()
+        self.first_obs[self.fresh] = obs[self.fresh]
         obs_out[busy] = obs[busy]
         lane_out[busy, REWARD] = rewards[busy]
         lane_out[busy, OVER] = dones[busy]
 
 
-class _DummyLanes:
+class _DummyLanes(_Lanes):
     """Lanes of a DummyVecEnv, stepped directly: idle lanes cost nothing and no infos are copied."""
 
     def __init__(self, env: DummyVecEnv) -> None:
+        super().__init__(env)
         self.envs = env.envs
-        #: the lane stepped last, which names the culprit when an env raises
-        self.lane: int | None = None
-        #: each lane's info from its last step
-        self.infos: list[dict] = [{} for _ in range(env.num_envs)]
 
     def reset(self, lane: int, seed: int):
         return self.envs[lane].reset(seed=int(seed))[0]
@@ -98,7 +161,9 @@ class _DummyLanes:
             lane_out[lane, OVER] = terminated or truncated
 
 
-def _make_lanes(env: VecEnv):
+def _make_lanes(env: VecEnv) -> _Lanes:
+    if isinstance(env, VecEnvWrapper):
+        return _WrappedLanes(env)
     return _DummyLanes(env) if isinstance(env, DummyVecEnv) else _VecLanes(env)
 
 
@@ -279,10 +344,12 @@ class LaneRunner:
 
         :return: the episodes' returns and lengths and the observation statistics
         """
-        for lane in range(min(self.lane_info.shape[0], self.n_jobs)):
-            self._start(lane)
-        self._refill()
-        while self.busy:
+        self._start_all()
+        while self.busy or self.next_job < self.n_jobs:
+            if not self.busy:
+                # Every lane left its last episode before the env ended it (wrapped lanes wait for a reset).
+                self._start_all()
+                continue
             busy = self.busy
             try:
                 self.actions = self.to_actions(self.outputs, self.lane_info, self.box)
@@ -317,6 +384,17 @@ class LaneRunner:
             self._start(lane)
         self._refill()
 
+    def _start_all(self) -> None:
+        """Start the next jobs on all lanes, from a new beginning of the lanes."""
+        network, episode = divmod(self.next_job, self.n_episodes)
+        try:
+            self.lanes.begin(self.seeds[network, episode])
+        except Exception as error:
+            raise self._env_error(error, None) from error
+        for lane in range(min(self.lane_info.shape[0], self.n_jobs - self.next_job)):
+            self._start(lane)
+        self._refill()
+
     def _refill(self) -> None:
         """Update the busy lanes and, if any, compute their next actions."""
         self.busy = [lane for lane in range(self.lane_info.shape[0]) if self.lane_info[lane, JOB] >= 0]
@@ -326,7 +404,7 @@ class LaneRunner:
     def _start(self, lane: int) -> None:
         """Start the next job on ``lane``, or leave it idle when none is left."""
         self.lane_out[lane, RETURN] = self.lane_out[lane, LENGTH] = 0.0
-        if self.next_job >= self.n_jobs:
+        if self.next_job >= self.n_jobs or not self.lanes.ready(lane):
             self.lane_info[lane, JOB] = -1
             return
         job = self.next_job
@@ -385,7 +463,7 @@ class LaneRunner:
                 f"{lane} (network {lane_job[lane] // self.n_episodes + self.first_network})"
                 for lane in np.flatnonzero(lane_job >= 0)
             )
-            where = f"one of the lanes {busy}"
+            where = f"one of the lanes {busy}" if busy else "a reset of all lanes"
         else:
             network, episode = divmod(int(lane_job[lane]), self.n_episodes)
             where = (

@@ -56,7 +56,8 @@ class Transition:
 
     :param n_steps: the number of lanes stepped (env steps taken)
     :param actions: each lane's action
-    :param new_obs: each lane's observation after the step (for a lane whose episode ended, its last one)
+    :param new_obs: each lane's observation after the step (for a lane whose episode ended, its last one; under
+        VecEnv wrappers, as SB3 gives it, the next episode's first)
     :param rewards: each lane's reward
     :param dones: whether each lane's episode ended
     :param infos: each lane's info
