@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from evaluator_contract import *  # noqa: F403  (the tests every evaluator must pass, run here on Ray)
+from stable_baselines3.common.callbacks import BaseCallback
+from test_save_load import assert_same_state
 
 from sb3_cosyne import CoSyNE, RayEvaluator
 
@@ -85,3 +87,30 @@ def test_a_job_joins_an_existing_cluster_of_two_nodes_with_address_auto(ray_sess
     assert report["actors"] == 2 and report["nodes with an actor"] == 2
     assert report["generations"] >= 3
     assert report["same population"] and report["same champion"] and report["same best fitness"]
+
+
+class KillActor(BaseCallback):
+    """Kills actor ``worker`` of ``evaluator`` (letting Ray restart it) at the ``at``-th ``on_step``."""
+
+    def __init__(self, evaluator: RayEvaluator, worker: int, at: int) -> None:
+        super().__init__()
+        self.evaluator, self.worker, self.at = evaluator, worker, at
+
+    def _on_step(self) -> bool:
+        if self.n_calls == self.at:
+            ray.kill(self.evaluator.actors[self.worker], no_restart=False)
+        return True
+
+
+def test_an_actor_killed_mid_generation_is_restarted_and_training_is_unchanged(make_evaluator):
+    kwargs = dict(pop_size=8, seed=6, fast_path=False)
+    with make_evaluator("CartPole-v1", n_workers=2, members_per_task=1) as evaluator:
+        model = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs)
+        # The 5th step replayed is in the first generation's first episode: the other tasks are out.
+        kill = KillActor(evaluator, worker=1, at=5)
+        with pytest.warns(UserWarning, match="RayEvaluator: worker 1 died and Ray restarted it") as caught:
+            model.learn(3000, callback=kill)
+    assert len([warning for warning in caught if "RayEvaluator" in str(warning.message)]) == 1
+    reference = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(3000)
+    assert_same_state(model, reference)
+    assert kill.n_calls == model.num_timesteps

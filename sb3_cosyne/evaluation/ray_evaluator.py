@@ -1,12 +1,15 @@
 """Evaluation on Ray actors, on one machine or a cluster (``pip install sb3-cosyne[ray]``)."""
 
+import itertools
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from sb3_cosyne.core.strategy import check_int
 from sb3_cosyne.evaluation.evaluator import (
     BlockOutcome,
     EvaluationCall,
@@ -33,26 +36,67 @@ def _import_ray():
     return ray
 
 
-class _ActorTasks(QueuedPool):
-    """Ray actors as a ``TaskPool``: a task is an actor's ``EvaluationWorker.evaluate``; Ray queues an actor's calls."""
+class RestartableWorker(EvaluationWorker):
+    """
+    An :class:`EvaluationWorker` that Ray may restart: a restarted actor starts again from its constructor, so
+    every task carries the evaluation settings (a reference Ray resolves) and the actor takes them when their
+    version is new to it.
+    """
 
-    def __init__(self, actors: list) -> None:
+    def __init__(self, make_env: Callable) -> None:
+        super().__init__(make_env)
+        self.version: int | None = None
+
+    def use(self, version: int, settings: tuple) -> None:
+        """Evaluate with ``settings`` (``set_network``'s arguments) unless this version is already in use."""
+        if version != self.version:
+            self.set_network(*settings)
+            self.version = version
+
+    def evaluate_with(self, version: int, settings: tuple, *args: Any) -> tuple[bool, BlockOutcome]:
+        """
+        ``evaluate(*args)`` with these settings.
+
+        :return: whether Ray restarted this actor after a failure, and the task's outcome
+        """
+        self.use(version, settings)
+        restarted = _import_ray().get_runtime_context().was_current_actor_reconstructed
+        return restarted, self.evaluate(*args)
+
+
+class _ActorTasks(QueuedPool):
+    """
+    Ray actors as a ``TaskPool``: a task is an actor's ``RestartableWorker.evaluate_with``; Ray queues an actor's
+    calls, and runs them again on the actor it restarts when the actor dies.
+
+    :param actors: the actors
+    :param settings: the version of the evaluation settings and a reference to them
+    """
+
+    def __init__(self, actors: list, settings: tuple[int, Any]) -> None:
         super().__init__(range(len(actors)))
         self.actors = actors
+        self.settings = settings
         #: the answer of every task sent and not received, and its actor's index
         self.futures: dict[Any, int] = {}
+        #: the actors Ray restarted since this set was last emptied
+        self.restarted: set[int] = set()
 
     def _send(self, worker: int, args: tuple) -> None:
-        self.futures[self.actors[worker].evaluate.remote(*args)] = worker
+        self.futures[self.actors[worker].evaluate_with.remote(*self.settings, *args)] = worker
 
     def _receive(self) -> tuple[int, Any]:
         ray = _import_ray()
         (ready,), _ = ray.wait(list(self.futures), num_returns=1)
-        return self.futures.pop(ready), ready
+        worker = self.futures.pop(ready)
+        return worker, (worker, ready)
 
     def _outcome(self, answer: Any) -> BlockOutcome:
-        ray = _import_ray()
-        return ray.get(answer)
+        worker, ready = answer
+        restarted, outcome = _import_ray().get(ready)
+        if restarted:
+            self.restarted.add(worker)
+        return outcome
 
 
 class RayEvaluator(TaskEvaluator):
@@ -84,6 +128,9 @@ class RayEvaluator(TaskEvaluator):
         local Ray, or the one named by ``RAY_ADDRESS``)
     :param num_cpus_per_worker: CPUs Ray reserves for each actor
     :param ray_init_kwargs: further arguments of ``ray.init`` (``num_cpus``, ``runtime_env``, ...)
+    :param max_restarts: times Ray may restart each actor that dies (killed, out of memory, a node lost), running
+        its unfinished tasks again on the restarted actor: the tasks' seeds make their results the same. Ray's own
+        ``max_restarts`` and ``max_task_retries``; past them, ``learn`` raises
     """
 
     # A Ray task costs about a millisecond of CPU on each side: on 2 cores, 8 tasks per actor made Ray 0.77 as
@@ -103,6 +150,7 @@ class RayEvaluator(TaskEvaluator):
         address: str | None = None,
         num_cpus_per_worker: float = 1,
         ray_init_kwargs: dict[str, Any] | None = None,
+        max_restarts: int = 3,
     ) -> None:
         _import_ray()
         super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
@@ -112,6 +160,9 @@ class RayEvaluator(TaskEvaluator):
         self.num_cpus_per_worker = num_cpus_per_worker
         self.address = address
         self.ray_init_kwargs = dict(ray_init_kwargs or {})
+        self.max_restarts = check_int("max_restarts", max_restarts, 0)
+        self._versions = itertools.count()
+        self._warned = False
         self._actors: list = []
         self._pool = None
         #: each actor's (observation space, action space)
@@ -132,14 +183,16 @@ class RayEvaluator(TaskEvaluator):
         if not ray.is_initialized():
             ray.init(address=self.address, **self.ray_init_kwargs)
         n_workers = self._fitting_workers(ray)
-        actor_class = ray.remote(num_cpus=self.num_cpus_per_worker)(EvaluationWorker)
+        actor_class = ray.remote(
+            num_cpus=self.num_cpus_per_worker, max_restarts=self.max_restarts, max_task_retries=self.max_restarts
+        )(RestartableWorker)
         self._actors = [actor_class.remote(self._make_env) for _ in range(n_workers)]
         try:
             self._spaces = ray.get([actor.spaces.remote() for actor in self._actors])
         except ray.exceptions.RayActorError as error:
             self.close()
             raise RuntimeError(f"the Ray workers could not make the env {self.env!r}: {error}") from error
-        self._pool = _ActorTasks(self._actors)
+        self._pool = _ActorTasks(self._actors, (-1, None))
 
     def _fitting_workers(self, ray) -> int:
         """
@@ -177,8 +230,9 @@ class RayEvaluator(TaskEvaluator):
         check_env_spaces(self.env, self._spaces[0], network)
         self._drain()
         self._obs_dim = network.obs_dim
-        network_ref = ray.put(network)
-        ray.get([actor.set_network.remote(network_ref, fast_path, max_episode_steps) for actor in self._actors])
+        settings = (next(self._versions), ray.put((network, fast_path, max_episode_steps)))
+        ray.get([actor.use.remote(*settings) for actor in self._actors])
+        self._pool.settings = settings
 
     def _drain(self) -> None:
         if self._pool is not None:
@@ -190,7 +244,9 @@ class RayEvaluator(TaskEvaluator):
             raise RuntimeError("RayEvaluator.setup must be called before evaluate (CoSyNE.learn does)")
         self._drain()
         try:
-            return self._run_pass(self._pool, calls, on_block, on_invalid)
+            results = self._run_pass(self._pool, calls, on_block, on_invalid)
+            self._warn_restarts()
+            return results
         except ray.exceptions.RayTaskError as error:
             self._drain()
             if isinstance(error.cause, EnvStepError):
@@ -199,9 +255,22 @@ class RayEvaluator(TaskEvaluator):
         except ray.exceptions.RayActorError as error:
             self.close()
             raise RuntimeError(
-                f"a Ray worker died while evaluating networks: {error}; the model is as after its last generation "
-                "and the next learn starts new workers"
+                f"a Ray worker died while evaluating networks, more than max_restarts={self.max_restarts} times or "
+                f"beyond Ray's restarting it: {error}; the model is as after its last generation and the next learn "
+                "starts new workers"
             ) from error
+
+    def _warn_restarts(self) -> None:
+        """Report the first actor Ray restarted (warned once per evaluator)."""
+        restarted, self._pool.restarted = self._pool.restarted, set()
+        if restarted and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"RayEvaluator: worker {min(restarted)} died and Ray restarted it; its unfinished tasks ran again, "
+                f"with the same seeds and so the same results (at most max_restarts={self.max_restarts} restarts per "
+                "worker; later ones are not reported)",
+                stacklevel=3,
+            )
 
     def close(self) -> None:
         """Stop the actors (the Ray session itself is left running; ``ray.shutdown()`` ends it)."""
