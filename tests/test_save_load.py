@@ -19,11 +19,11 @@ def assert_same_state(a: CoSyNE, b: CoSyNE) -> None:
     np.testing.assert_array_equal(a.strategy.fitness, b.strategy.fitness)
     np.testing.assert_array_equal(a.champion_params(), b.champion_params())
     assert a.strategy.rng.bit_generator.state == b.strategy.rng.bit_generator.state
-    assert (a.generation, a.num_timesteps, a.num_evaluations, a.best_fitness) == (
+    assert (a.generation, a.num_timesteps, a.num_evaluations, a.champion) == (
         b.generation,
         b.num_timesteps,
         b.num_evaluations,
-        b.best_fitness,
+        b.champion,
     )
 
 
@@ -85,6 +85,7 @@ RESUME_RUNS = {
     "non_parents": ("MlpPolicy", "CartPole-v1", dict(mutation_target="non_parents")),
     "stagnation": ("MlpPolicy", "sb3_cosyne/SinglePole-v0", dict(stagnation=2)),
     "vec_env_path": ("MlpPolicy", "CartPole-v1", dict(fast_path=False)),
+    "holdout": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4)),
 }
 RESUME_STEPS = 2000
 

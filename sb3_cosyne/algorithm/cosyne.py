@@ -24,7 +24,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
-from sb3_cosyne.algorithm.champion import Champion
+from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck
 from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
 from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn
@@ -38,6 +38,8 @@ SelfCoSyNE = TypeVar("SelfCoSyNE", bound="CoSyNE")
 
 #: Episode seeds are drawn below this bound (gymnasium accepts any non-negative int).
 _SEED_BOUND = 2**31 - 1
+#: the held-out seeds' random stream: ``default_rng([seed, _HOLDOUT_STREAM])``
+_HOLDOUT_STREAM = 1
 
 
 def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
@@ -71,6 +73,9 @@ class _Generation:
     #: the returns of the best network and of the champion on the re-test episodes (None: no re-test)
     challenger_returns: np.ndarray | None = None
     champion_returns: np.ndarray | None = None
+    #: the held-out check of a challenger that won its re-test, and the number of its episodes
+    holdout: HoldoutCheck | None = None
+    holdout_count: int = 0
 
     @property
     def best(self) -> int:
@@ -81,7 +86,7 @@ class _Generation:
     def n_episodes(self) -> int:
         """The episodes run, re-tests included."""
         retests = 0 if self.challenger_returns is None else self.challenger_returns.size + self.champion_returns.size
-        return self.result.returns.size + retests
+        return self.result.returns.size + retests + self.holdout_count
 
 
 class CoSyNE(BaseAlgorithm):
@@ -94,7 +99,8 @@ class CoSyNE(BaseAlgorithm):
 
     1. evaluate the ``pop_size`` networks, ``n_eval_episodes`` episodes each, batched over the env's lanes;
     2. keep the best network ever seen (the champion) for ``predict`` and ``save``: a generation's best
-       replaces it only if it also beats it on ``champion_episodes`` fresh episodes run by both;
+       replaces it only if it also beats it on ``champion_episodes`` fresh episodes run by both (and, with
+       ``holdout_episodes``, on the held-out episodes);
     3. recombine the top ``parent_fraction`` (one-point crossover per neuron, two children per mating),
        mutate the children (truncated Cauchy noise), and write them over the worst networks' weights;
     4. permute the weights within every subpopulation.
@@ -118,6 +124,10 @@ class CoSyNE(BaseAlgorithm):
     :param champion_episodes: fresh episodes on which a generation's best network and the champion are
         re-tested before the champion is replaced, so that a lucky episode cannot crown a network; 0 crowns
         the generation's best by its fitness alone (right for deterministic envs)
+    :param holdout_episodes: held-out episodes (the same for every network, never used for fitness) on which a
+        challenger that won its re-test must also beat the champion before it is crowned; their mean is logged as
+        ``train/champion_holdout``. On noisy tasks it makes the network ``learn`` returns one that holds on fresh
+        episodes, for the price of these episodes when a challenger wins its re-test. 0: no held-out check
     :param shared_starts: evaluate every network of a generation from the same start states (common random
         numbers), which makes the comparison between networks fairer on envs with random starts (not under VecEnv
         wrappers, whose lanes reset themselves)
@@ -174,6 +184,7 @@ class CoSyNE(BaseAlgorithm):
         permutation: str = "all",
         n_eval_episodes: int = 1,
         champion_episodes: int = 3,
+        holdout_episodes: int = 0,
         shared_starts: bool = True,
         init_scale: float = 1.0,
         normalize_obs: bool = False,
@@ -205,6 +216,7 @@ class CoSyNE(BaseAlgorithm):
         self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
         self.max_episode_steps = None if max_episode_steps is None else check_int("max_episode_steps", max_episode_steps, 1)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
+        self.holdout_episodes = check_int("holdout_episodes", holdout_episodes, 0)
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
@@ -254,6 +266,7 @@ class CoSyNE(BaseAlgorithm):
         self.num_evaluations = 0
         #: the re-test record of the network ``predict`` uses
         self.champion = Champion()
+        self._holdout_seeds: np.ndarray | None = None
         #: num_timesteps when the last generation completed (what a save records)
         self._committed_timesteps = 0
         self._warned_invalid = False
@@ -476,7 +489,39 @@ class CoSyNE(BaseAlgorithm):
             return False
         generation.challenger_returns = results[0].returns[0]
         generation.champion_returns = results[1].returns[0] if len(results) > 1 else np.empty(0)
+        if self.holdout_episodes and self.champion.wins_retest(generation.challenger_returns, generation.champion_returns):
+            return self._holdout_check(generation, callback)
         return True
+
+    def _holdout_check(self, generation: _Generation, callback: BaseCallback) -> bool:
+        """
+        Run the challenger (and the champion, if its score is not known) on the held-out episodes.
+
+        :return: False when a callback stopped training
+        """
+        seeds = self.holdout_seeds()[None]
+        calls = [EvaluationCall(generation.candidates[generation.best][None], seeds, generation.obs_stats)]
+        if self.champion.exists and not np.isfinite(self.champion.holdout):
+            calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
+        results = self._evaluate(calls, callback)
+        if results[-1].aborted:
+            return False
+        means = [float(result.returns.mean()) for result in results]
+        # A champion that breaks the env on the held-out episodes is beaten by any finite score.
+        champion = None if len(means) == 1 else (means[1] if np.isfinite(means[1]) else -np.inf)
+        generation.holdout = HoldoutCheck(means[0], champion)
+        generation.holdout_count = seeds.size * len(calls)
+        return True
+
+    def holdout_seeds(self) -> np.ndarray:
+        """
+        The reset seeds of the held-out episodes: drawn once from the model's seed, apart from the stream the
+        training episodes' seeds come from, and saved with the model.
+        """
+        if self._holdout_seeds is None or self._holdout_seeds.size != self.holdout_episodes:
+            rng = np.random.default_rng(None if self.seed is None else [self.seed, _HOLDOUT_STREAM])
+            self._holdout_seeds = rng.integers(0, _SEED_BOUND, size=self.holdout_episodes)
+        return self._holdout_seeds
 
     def _commit(self, generation: _Generation) -> None:
         """Apply a completed generation: the champion contest, the observation statistics, the strategy's step."""
@@ -486,6 +531,7 @@ class CoSyNE(BaseAlgorithm):
             self.champion_episodes,
             generation.challenger_returns,
             generation.champion_returns,
+            generation.holdout,
         )
         if crowned:
             self.policy.set_flat_params(generation.candidates[best])
@@ -507,6 +553,8 @@ class CoSyNE(BaseAlgorithm):
         self.logger.record("train/generation", self.strategy.generation)
         self.logger.record("train/evaluations", self.num_evaluations)
         self.logger.record("train/best_fitness", self.best_fitness)
+        if np.isfinite(self.champion.holdout):
+            self.logger.record("train/champion_holdout", self.champion.holdout)
         if finite.size:
             self.logger.record("rollout/gen_best", float(finite.max()))
             self.logger.record("rollout/gen_mean", float(finite.mean()))

@@ -1,0 +1,187 @@
+"""
+CoSyNE on the tasks users bring (LunarLander, LunarLanderContinuous, BipedalWalker, Python-stepped envs), judged by
+the tasks' own definition of solved: the network ``learn`` returns, played deterministically on 100 fresh episodes.
+
+Each (env, seed) run trains in its own single-threaded process with the env's ``cosyne.yml`` entry (plus ``--set``
+overrides) for ``--steps`` env steps. At every ``--check-every`` steps (at the end of the generation that crosses
+them) the champion, the network ``learn`` would return if it stopped there, plays the 100 confirmation episodes,
+with the CPU clock paused. The confirmation episodes start from reset seeds ``2**31 + i``, which training never
+draws (its seeds are below ``2**31 - 1``). The run records, at each check, the env steps, the training CPU seconds,
+the champion's logged held-out score (``train/champion_holdout``, if any) and its confirmation mean; and the first
+check whose confirmation reaches the threshold (``solved_at``).
+
+Tune on seeds >= 1000 and report on seeds 0-4.
+
+Usage::
+
+    python -m benchmarks.hard_tasks --envs LunarLander-v3 --seeds 1000 1001 --steps 1000000 --jobs 2 \\
+        [--set holdout_episodes=30 n_eval_episodes=5] [--fast-path off] [--out FILE]
+"""
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from benchmarks.provenance import REPO_ROOT, make_document, write_document
+from benchmarks.time_to_solve.runner import SINGLE_THREAD_ENV
+
+#: the tasks' own thresholds (gymnasium's ``reward_threshold`` where it has one)
+THRESHOLDS = {
+    "LunarLander-v3": 200.0,
+    "LunarLanderContinuous-v3": 200.0,
+    "BipedalWalker-v3": 300.0,
+    "Pendulum-v1": -200.0,
+    "Acrobot-v1": -100.0,
+}
+#: the confirmation's episodes and the first of their reset seeds
+CONFIRM_EPISODES = 100
+CONFIRM_SEED = 2**31
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "hard_tasks.json"
+
+
+def confirm(model, env_id: str, episodes: int = CONFIRM_EPISODES) -> np.ndarray:
+    """
+    The returns of the model's champion on the confirmation episodes, played as ``model.predict(deterministic=True)``
+    plays them (the same network, run batched on 10 lanes of the env with its own time limit).
+    """
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from sb3_cosyne.evaluation.lanes import evaluate_networks
+
+    env = make_vec_env(env_id, n_envs=10)
+    seeds = (CONFIRM_SEED + np.arange(episodes))[None]
+    result = evaluate_networks(env, model.policy.network, model.champion_params()[None], seeds, model.policy.obs_stats())
+    env.close()
+    return result.returns[0]
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value, read as YAML (numbers, booleans, strings)."""
+    return yaml.safe_load(text)
+
+
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """
+    One training run with its checks, in this (single-threaded) process.
+
+    :param spec: env, seed, steps, check_every, overrides, fast_path
+    :return: the run's record
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from sb3_cosyne import CoSyNE
+    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
+
+    env_id, threshold = spec["env"], THRESHOLDS[spec["env"]]
+    policy, kwargs = model_kwargs({**load_hyperparams(env_id), **spec["overrides"]})
+    model = CoSyNE(policy, env_id, seed=spec["seed"], fast_path=spec["fast_path"], **kwargs)
+    checks: list[dict[str, Any]] = []
+    clock = {"cpu": 0.0, "start": time.process_time()}
+
+    class Checks(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            if model.num_timesteps < (len(checks) + 1) * spec["check_every"]:
+                return
+            clock["cpu"] += time.process_time() - clock["start"]
+            returns = confirm(model, env_id)
+            checks.append(
+                {
+                    "steps": int(model.num_timesteps),
+                    "cpu_s": round(clock["cpu"], 2),
+                    "generation": int(model.generation),
+                    "holdout": float(model.champion.holdout) if np.isfinite(model.champion.holdout) else None,
+                    "retest_mean": float(model.best_fitness),
+                    "confirm_mean": float(returns.mean()),
+                    "confirm_std": float(returns.std()),
+                }
+            )
+            clock["start"] = time.process_time()
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(spec["steps"], callback=Checks())
+    final = confirm(model, env_id)
+    solved = next((check for check in checks if check["confirm_mean"] >= threshold), None)
+    return {
+        "env": env_id,
+        "seed": spec["seed"],
+        "overrides": spec["overrides"],
+        "threshold": threshold,
+        "steps": int(model.num_timesteps),
+        "cpu_s": round(clock["cpu"] + time.process_time() - clock["start"], 2),
+        "final_confirm_mean": float(final.mean()),
+        "final_confirm_std": float(final.std()),
+        "solved_at": solved,
+        "checks": checks,
+    }
+
+
+def _init_worker() -> None:
+    os.environ.update(SINGLE_THREAD_ENV)
+
+
+def summarize(records: list[dict[str, Any]]) -> str:
+    """One line per env: seeds solved at the end, the median final confirmation, the median steps to solve."""
+    lines = []
+    for env_id in sorted({record["env"] for record in records}):
+        runs = [record for record in records if record["env"] == env_id]
+        finals = [record["final_confirm_mean"] for record in runs]
+        solved = [record["solved_at"]["steps"] for record in runs if record["solved_at"]]
+        passing = sum(final >= runs[0]["threshold"] for final in finals)
+        lines.append(
+            f"{env_id}: final 100-episode mean {statistics.median(finals):.1f} (median; {', '.join(f'{f:.0f}' for f in finals)}), "
+            f"{passing}/{len(runs)} solved at the end, first solved at "
+            f"{statistics.median(solved) if solved else 'never'} steps (median of {len(solved)})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=["LunarLander-v3"], choices=sorted(THRESHOLDS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, default=1_000_000, help="training env steps per run")
+    parser.add_argument("--check-every", type=int, default=100_000, help="env steps between confirmations")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of the yml entry")
+    parser.add_argument("--fast-path", choices=["on", "off"], default="on", help="off: step the Python env")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (one core each)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+    specs = [
+        {
+            "env": env_id,
+            "seed": seed,
+            "steps": args.steps,
+            "check_every": args.check_every,
+            "overrides": overrides,
+            "fast_path": args.fast_path == "on",
+        }
+        for env_id in args.envs
+        for seed in args.seeds
+    ]
+    records: list[dict[str, Any]] = []
+    settings = {"steps": args.steps, "check_every": args.check_every, "overrides": overrides, "fast_path": args.fast_path}
+    with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_init_worker) as pool:
+        for record in pool.imap_unordered(run_one, specs):
+            records.append(record)
+            print(
+                f"{record['env']} seed {record['seed']}: final {record['final_confirm_mean']:.1f}, "
+                f"{record['steps']:,} steps, {record['cpu_s']:.0f} CPU s, solved at "
+                f"{record['solved_at']['steps'] if record['solved_at'] else 'never'}",
+                flush=True,
+            )
+            write_document(args.out, make_document("hard_tasks", "benchmarks.hard_tasks", args.seeds, settings, records, argv))
+    print(summarize(records))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The held-out champion check: a challenger is crowned only if it also beats the champion on held-out episodes."""
+
+import warnings
+
+import numpy as np
+import pytest
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import DummyVecEnv
+from test_episode_cap import Endless
+
+from sb3_cosyne import CoSyNE
+from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck
+from sb3_cosyne.evaluation.lanes import evaluate_networks
+
+
+def test_a_challenger_that_wins_its_retest_but_not_the_holdout_is_not_crowned():
+    champion = Champion(return_sum=30.0, episode_count=3, holdout=12.0)
+    retest = np.array([20.0, 20.0]), np.array([10.0, 10.0])
+    assert champion.wins_retest(*retest)
+    assert not champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=11.0))
+    # The champion's re-test episodes still count in its record; its held-out score stays.
+    assert (champion.return_sum, champion.episode_count, champion.holdout) == (50.0, 5, 12.0)
+    assert champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=13.0))
+    assert (champion.return_sum, champion.episode_count, champion.holdout) == (40.0, 2, 13.0)
+
+
+def test_the_champion_s_unknown_holdout_score_is_measured_alongside():
+    champion = Champion(return_sum=30.0, episode_count=3)
+    retest = np.array([20.0]), np.array([10.0])
+    assert not champion.contest(25.0, 1, *retest, HoldoutCheck(challenger=11.0, champion=12.0))
+    assert champion.holdout == 12.0
+    # A NaN held-out score (the env broke) never crowns.
+    assert not champion.contest(25.0, 1, np.array([90.0]), np.array([10.0]), HoldoutCheck(challenger=np.nan))
+
+
+def train(**kwargs) -> tuple[CoSyNE, list[float]]:
+    model = CoSyNE("MlpPolicy", "Acrobot-v1", pop_size=10, champion_episodes=2, seed=4, **kwargs)
+    logged: list[float] = []
+    model.set_logger(configure(None, []))
+    record = model.logger.record
+
+    def keep(key, value, exclude=None):
+        if key == "train/champion_holdout":
+            logged.append(value)
+        record(key, value, exclude)
+
+    model.logger.record = keep
+    model.learn(30_000)
+    return model, logged
+
+
+def test_the_logged_holdout_score_is_the_champion_s_mean_on_the_held_out_episodes():
+    model, logged = train(holdout_episodes=6)
+    assert len(logged) == model.generation and logged[-1] > -500
+    seeds = model.holdout_seeds()
+    assert seeds.shape == (6,) and len(set(seeds.tolist())) == 6
+    played = evaluate_networks(
+        model.env, model.policy.network, model.champion_params()[None], seeds[None], model.policy.obs_stats()
+    )
+    assert logged[-1] == model.champion.holdout == pytest.approx(played.returns.mean())
+
+
+def test_held_out_episodes_count_as_steps_and_evaluations():
+    # Every episode of this env lasts exactly 50 steps (the cap).
+    env = DummyVecEnv([Endless])
+    model = CoSyNE("MlpPolicy", env, pop_size=8, seed=0, max_episode_steps=50, champion_episodes=2, holdout_episodes=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.learn(5000)
+    assert np.isfinite(model.champion.holdout)
+    assert model.num_timesteps == 50 * model.num_evaluations
+    # the generations' and re-tests' episodes alone would not add up to that many
+    assert model.num_evaluations > model.generation * 8 + 5
+
+
+def test_held_out_seeds_come_from_the_model_seed_apart_from_training():
+    a = CoSyNE("MlpPolicy", "CartPole-v1", seed=1, holdout_episodes=5)
+    b = CoSyNE("MlpPolicy", "CartPole-v1", seed=1, holdout_episodes=5)
+    np.testing.assert_array_equal(a.holdout_seeds(), b.holdout_seeds())
+    assert not np.array_equal(
+        a.holdout_seeds(), CoSyNE("MlpPolicy", "CartPole-v1", seed=2, holdout_episodes=5).holdout_seeds()
+    )
+    # Drawing them does not touch the training stream.
+    before = a.strategy.rng.bit_generator.state
+    a.holdout_seeds()
+    assert a.strategy.rng.bit_generator.state == before
+
+
+def test_no_holdout_logs_nothing_and_the_option_is_checked():
+    _, logged = train()
+    assert logged == []
+    with pytest.raises(ValueError, match="holdout_episodes"):
+        CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=-1)
