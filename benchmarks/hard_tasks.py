@@ -136,8 +136,9 @@ def summarize(records: list[dict[str, Any]]) -> str:
         finals = [record["final_confirm_mean"] for record in runs]
         solved = [record["solved_at"]["steps"] for record in runs if record["solved_at"]]
         passing = sum(final >= runs[0]["threshold"] for final in finals)
+        each = ", ".join(f"{final:.0f}" for final in finals)
         lines.append(
-            f"{env_id}: final 100-episode mean {statistics.median(finals):.1f} (median; {', '.join(f'{f:.0f}' for f in finals)}), "
+            f"{env_id}: final 100-episode mean {statistics.median(finals):.1f} (median; {each}), "
             f"{passing}/{len(runs)} solved at the end, first solved at "
             f"{statistics.median(solved) if solved else 'never'} steps (median of {len(solved)})"
         )

@@ -21,7 +21,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
-from stable_baselines3.common.vec_env import VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
 from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck
@@ -31,6 +31,7 @@ from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evalu
 from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.evaluation.lanes import evaluate_networks
 from sb3_cosyne.evaluation.result import EvaluationResult
+from sb3_cosyne.evaluation.subproc_evaluator import SubprocEvaluator, available_cpus
 from sb3_cosyne.networks.spaces import check_spaces
 from sb3_cosyne.networks.torch_forward import TorchForward, use_torch_forward
 
@@ -42,9 +43,29 @@ _SEED_BOUND = 2**31 - 1
 _HOLDOUT_STREAM = 1
 
 
+def _auto_evaluator(env_id: str | None, env: VecEnv, fast_path: bool) -> BaseEvaluator | None:
+    """
+    What ``evaluator="auto"`` chooses: a ``SubprocEvaluator`` on every CPU this process may use, where that pays
+    (more than one CPU, and an env stepped in Python rather than in a compiled rollout); otherwise None.
+
+    :param env_id: the gymnasium id the model's env was made from (the workers make their own copies)
+    :raises ValueError: when the env was not given as an id
+    """
+    if env_id is None:
+        raise ValueError(
+            'evaluator="auto" needs the env as a gymnasium id, from which each worker makes its own copy: pass '
+            'CoSyNE(policy, "LunarLander-v3", evaluator="auto"), or a SubprocEvaluator with a function making your env'
+        )
+    if available_cpus() < 2 or (fast_path and compiled_rollout(env) is not None):
+        return None
+    return SubprocEvaluator(env_id)
+
+
 def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
-        raise ValueError(f"evaluator must be None or a BaseEvaluator (SubprocEvaluator, RayEvaluator), got {evaluator!r}")
+        raise ValueError(
+            f'evaluator must be None, "auto" or a BaseEvaluator (SubprocEvaluator, RayEvaluator), got {evaluator!r}'
+        )
     if evaluator is not None and isinstance(env, VecEnvWrapper):
         raise ValueError(
             f"the evaluator's workers make their own envs, without the model's VecEnv wrapper {type(env).__name__}: "
@@ -151,7 +172,9 @@ class CoSyNE(BaseAlgorithm):
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
-    :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; a
+    :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; ``"auto"``: in worker
+        processes on every CPU this process may use when there are several and the env is stepped in Python
+        (``env`` given as an id), else on the lanes of ``env``; a
         :class:`~sb3_cosyne.SubprocEvaluator` runs them in worker processes on this machine, a
         :class:`~sb3_cosyne.RayEvaluator` on Ray actors, on one machine or a cluster; both hold their own env
         copies, run whole tasks of networks, and give the same fitness values as local evaluation (callbacks'
@@ -193,7 +216,7 @@ class CoSyNE(BaseAlgorithm):
         max_episode_steps: int | None = 100_000,
         stagnation: int | None = None,
         burst_scale: float = 0.05,
-        evaluator: BaseEvaluator | None = None,
+        evaluator: BaseEvaluator | str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -220,6 +243,8 @@ class CoSyNE(BaseAlgorithm):
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
+        #: the gymnasium id the env was made from (None: given as an env), from which evaluator="auto" makes workers
+        self.env_id = env if isinstance(env, str) else None
         if env is not None:
             if isinstance(env, str):
                 # SB3 would make it with render_mode="rgb_array", which has LunarLander simulate its decorative
@@ -257,8 +282,8 @@ class CoSyNE(BaseAlgorithm):
         self._torch_forward: TorchForward | None = None
         self.stagnation = stagnation
         self.burst_scale = burst_scale
-        _check_evaluator(evaluator, self.env)
         self.evaluator = evaluator
+        self._resolve_evaluator()
         self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
         self.obs_rms: RunningMeanStd | None = None
@@ -273,6 +298,14 @@ class CoSyNE(BaseAlgorithm):
         self._warned_cut = False
         if _init_setup_model:
             self._setup_model()
+
+    def _resolve_evaluator(self) -> None:
+        """Check the evaluator, making the one ``"auto"`` stands for (also when given to ``load``)."""
+        if isinstance(self.evaluator, str):
+            if self.evaluator != "auto":
+                raise ValueError(f'evaluator must be None, "auto" or a BaseEvaluator, got {self.evaluator!r}')
+            self.evaluator = _auto_evaluator(self.env_id, self.env, self.fast_path)
+        _check_evaluator(self.evaluator, self.env)
 
     def _setup_model(self) -> None:
         # Runs again on load after the saved attributes are restored: only build what is missing.
@@ -581,7 +614,7 @@ class CoSyNE(BaseAlgorithm):
         :param progress_bar: display a progress bar (tqdm and rich)
         :return: the trained model
         """
-        _check_evaluator(self.evaluator, self.env)
+        self._resolve_evaluator()
         if self.evaluator is not None:
             self.evaluator.setup(self.policy.network, self.fast_path, self.max_episode_steps)
         total_timesteps, callback = self._setup_learn(
