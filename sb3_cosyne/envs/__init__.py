@@ -17,6 +17,7 @@ from gymnasium.envs.registration import register, registry
 
 from sb3_cosyne.envs.cartpole import CartPoleEnv, damping_fitness
 from sb3_cosyne.envs.generalization import generalization_starts, generalization_successes, generalization_test
+from sb3_cosyne.envs.shaping import FallPenalty
 
 #: Steps after which an episode counts as solved in the paper.
 SOLVED_STEPS = 100_000
@@ -39,6 +40,7 @@ __all__ = [
     "POLE_ENVS",
     "SOLVED_STEPS",
     "CartPoleEnv",
+    "FallPenalty",
     "damping_fitness",
     "generalization_starts",
     "generalization_successes",
