@@ -3,6 +3,8 @@
 import json
 import sys
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from benchmarks import forward_training, overhead, render, scaling, task_round_trip
@@ -274,3 +276,38 @@ def test_render_fails_on_a_marker_without_results_or_closing(docs_tree, capsys):
 def test_committed_result_tables_match_their_json():
     # A table in README.md or docs/ edited by hand, or results committed without rendering, fails here.
     assert render.main(["--check"]) == 0
+
+
+def test_hard_tasks_confirms_the_returned_network_as_predict_plays_it_on_unused_seeds():
+    from benchmarks import hard_tasks
+    from sb3_cosyne import CoSyNE
+
+    spec = dict(env="Acrobot-v1", seed=0, steps=4000, check_every=2000, overrides={"pop_size": 6}, fast_path=True)
+    record = hard_tasks.run_one(spec)
+    assert [check["steps"] >= 2000 * (i + 1) for i, check in enumerate(record["checks"])] == [True] * len(record["checks"])
+    assert len(record["checks"]) >= 1 and record["steps"] >= 4000 and record["threshold"] == -100.0
+    # The batched confirmation equals model.predict's episodes on the same reset seeds.
+    model = CoSyNE("LinearPolicy", "Acrobot-v1", pop_size=12, seed=0, init_scale=10.0).learn(20_000)
+    batched = hard_tasks.confirm(model, "Acrobot-v1", episodes=4)
+    played = []
+    for i in range(4):
+        env = gym.make("Acrobot-v1")
+        obs, _ = env.reset(seed=hard_tasks.CONFIRM_SEED + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(model.predict(obs, deterministic=True)[0])
+            total, done = total + float(reward), terminated or truncated
+        played.append(total)
+    assert len(set(played)) > 1
+    np.testing.assert_allclose(batched, played)
+    assert hard_tasks.CONFIRM_SEED > 2**31 - 2  # above every training seed
+
+
+def test_hard_tasks_table_counts_seeds_solved_on_their_confirmation():
+    from benchmarks import hard_tasks
+
+    def record(seed, final):
+        return dict(env="LunarLander-v3", seed=seed, threshold=200.0, final_confirm_mean=final, steps=10**6, cpu_s=60.0)
+
+    table = hard_tasks.markdown_table({"results": [record(1, 250.0), record(0, 150.0), record(2, 210.0)]})
+    assert "| LunarLander-v3 | 2/3 (≥ 200) | 210.0 | 1,000,000 | 60 | 0: 150, 1: 250, 2: 210 |" in table
