@@ -277,8 +277,10 @@ def test_a_backend_with_evaluate_alone_trains_as_local_evaluation():
 
 
 def test_evaluator_must_be_an_evaluator():
-    with pytest.raises(ValueError, match="evaluator must be None or a BaseEvaluator"):
+    with pytest.raises(ValueError, match='evaluator must be None, "auto" or a BaseEvaluator'):
         CoSyNE("MlpPolicy", "CartPole-v1", evaluator="ray")
+    with pytest.raises(ValueError, match='evaluator must be None, "auto" or a BaseEvaluator'):
+        CoSyNE("MlpPolicy", "CartPole-v1", evaluator=42)
 
 
 def test_ray_evaluator_without_ray_names_the_extra(monkeypatch):
