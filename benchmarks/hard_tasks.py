@@ -157,23 +157,6 @@ def _init_worker() -> None:
     os.environ.update(SINGLE_THREAD_ENV)
 
 
-def summarize(records: list[dict[str, Any]]) -> str:
-    """One line per env: seeds solved at the end, the median final confirmation, the median steps to solve."""
-    lines = []
-    for env_id in sorted({record["env"] for record in records}):
-        runs = [record for record in records if record["env"] == env_id]
-        finals = [record["final_confirm_mean"] for record in runs]
-        solved = [record["solved_at"]["steps"] for record in runs if record["solved_at"]]
-        passing = sum(final >= runs[0]["threshold"] for final in finals)
-        each = ", ".join(f"{final:.0f}" for final in finals)
-        lines.append(
-            f"{env_id}: final 100-episode mean {statistics.median(finals):.1f} (median; {each}), "
-            f"{passing}/{len(runs)} solved at the end, first solved at "
-            f"{statistics.median(solved) if solved else 'never'} steps (median of {len(solved)})"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=["LunarLander-v3"], choices=sorted(THRESHOLDS))
@@ -209,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{record['solved_at']['steps'] if record['solved_at'] else 'never'}",
                 flush=True,
             )
-            write_document(args.out, make_document("hard_tasks", "benchmarks.hard_tasks", args.seeds, settings, records, argv))
-    print(summarize(records))
+            document = make_document("hard_tasks", "benchmarks.hard_tasks", args.seeds, settings, records, argv)
+            write_document(args.out, document)
+    print(markdown_table(document))
 
 
 if __name__ == "__main__":
