@@ -153,10 +153,6 @@ def markdown_table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _init_worker() -> None:
-    os.environ.update(SINGLE_THREAD_ENV)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=["LunarLander-v3"], choices=sorted(THRESHOLDS))
@@ -183,7 +179,10 @@ def main(argv: list[str] | None = None) -> None:
     ]
     records: list[dict[str, Any]] = []
     settings = {"steps": args.steps, "check_every": args.check_every, "overrides": overrides, "fast_path": args.fast_path}
-    with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_init_worker) as pool:
+    # Set before the workers start, so that numpy's thread pools start single-threaded; one process per run, so that
+    # every run pays its own start-up.
+    os.environ.update(SINGLE_THREAD_ENV)
+    with multiprocessing.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
         for record in pool.imap_unordered(run_one, specs):
             records.append(record)
             print(

@@ -6,7 +6,7 @@ import pytest
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from sb3_cosyne.algorithm.policies import CoSyNEPolicy
+from sb3_cosyne.algorithm.policies import CoSyNEPolicy, MlpPolicy
 from sb3_cosyne.evaluation.lanes import EnvStepError, evaluate_networks
 from sb3_cosyne.networks.spaces import outputs_to_actions, preprocess_obs
 
@@ -137,3 +137,9 @@ def test_env_errors_name_the_lane_that_raised():
     params = np.zeros((5, policy.num_params))
     with pytest.raises(EnvStepError, match=r"in lane 2 while evaluating network 2 \(episode 0\)"):
         evaluate_networks(env, policy, params, np.zeros((5, 1), dtype=np.int64))
+
+
+def test_no_networks_is_an_empty_result():
+    policy = MlpPolicy(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2))
+    result = evaluate_networks(make_vec_env("CartPole-v1"), policy.network, np.zeros((0, policy.num_params)), np.zeros((0, 2)))
+    assert result.returns.shape == (0, 2) and not result.aborted

@@ -2,10 +2,11 @@
 
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from test_episode_cap import Endless
 
 from sb3_cosyne import CoSyNE
@@ -91,3 +92,21 @@ def test_no_holdout_logs_nothing_and_the_option_is_checked():
     assert logged == []
     with pytest.raises(ValueError, match="holdout_episodes"):
         CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=-1)
+
+
+def test_a_champion_that_broke_the_env_loses_its_held_out_score_too():
+    champion = Champion(return_sum=30.0, episode_count=3, holdout=50.0)
+    assert champion.contest(25.0, 1, np.array([10.0]), np.array([np.nan]), HoldoutCheck(challenger=5.0))
+    assert (champion.mean, champion.holdout) == (10.0, 5.0)
+
+
+def test_an_equal_held_out_score_crowns_so_that_a_perfect_champion_stays_beatable():
+    champion = Champion(return_sum=10.0, episode_count=1, holdout=500.0)
+    assert champion.contest(500.0, 1, np.array([500.0]), np.array([400.0]), HoldoutCheck(challenger=500.0))
+
+
+def test_the_held_out_check_needs_re_tests_and_seeded_lanes():
+    with pytest.raises(ValueError, match="holdout_episodes needs champion_episodes > 0"):
+        CoSyNE("MlpPolicy", "CartPole-v1", champion_episodes=0, holdout_episodes=5)
+    with pytest.raises(ValueError, match="VecEnv wrapper VecNormalize"):
+        CoSyNE("MlpPolicy", VecNormalize(DummyVecEnv([lambda: gym.make("CartPole-v1")])), holdout_episodes=5)

@@ -90,9 +90,13 @@ class Champion:
             return False
         won = self.wins_retest(challenger, champion)
         self.return_sum, self.episode_count = self._record_with(champion)
-        if holdout is not None and holdout.champion is not None:
+        if not self.exists:
+            # A champion that broke the env on its re-test is dethroned by any finite challenger.
+            self.holdout = -np.inf
+        elif holdout is not None and holdout.champion is not None:
             self.holdout = holdout.champion
-        if not won or (holdout is not None and not holdout.challenger > self.holdout):
+        # ">=", as in needs_retest: on a fixed held-out set, a champion at the best score must stay beatable.
+        if not won or (holdout is not None and not holdout.challenger >= self.holdout):
             return False
         self.return_sum, self.episode_count = float(challenger.sum()), challenger.size
         self.holdout = -np.inf if holdout is None else holdout.challenger

@@ -240,6 +240,11 @@ class CoSyNE(BaseAlgorithm):
         self.max_episode_steps = None if max_episode_steps is None else check_int("max_episode_steps", max_episode_steps, 1)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
         self.holdout_episodes = check_int("holdout_episodes", holdout_episodes, 0)
+        if self.holdout_episodes and not self.champion_episodes:
+            raise ValueError(
+                "holdout_episodes needs champion_episodes > 0: the held-out check follows a challenger's re-test "
+                "(champion_episodes=0 crowns by fitness alone, for deterministic envs)"
+            )
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
@@ -264,6 +269,12 @@ class CoSyNE(BaseAlgorithm):
             support_multi_env=True,
             seed=seed,
         )
+        if self.holdout_episodes and isinstance(self.env, VecEnvWrapper):
+            raise ValueError(
+                f"holdout_episodes needs episodes that start from their own seeds, which the lanes of the VecEnv wrapper "
+                f"{type(self.env).__name__} cannot give: pass the VecEnv unwrapped (normalize_obs=True instead of "
+                "VecNormalize), or set holdout_episodes=0"
+            )
         if normalize_obs and not isinstance(self.observation_space, spaces.Box):
             raise ValueError(f"normalize_obs=True needs a Box observation space, got {self.observation_space}")
         self.pop_size = pop_size
@@ -283,6 +294,7 @@ class CoSyNE(BaseAlgorithm):
         self.stagnation = stagnation
         self.burst_scale = burst_scale
         self.evaluator = evaluator
+        self._owns_evaluator = False
         self._resolve_evaluator()
         self._compiled_rollout: CompiledRollout | None = None
         self.strategy: CoSyNEStrategy | None = None
@@ -305,6 +317,8 @@ class CoSyNE(BaseAlgorithm):
             if self.evaluator != "auto":
                 raise ValueError(f'evaluator must be None, "auto" or a BaseEvaluator, got {self.evaluator!r}')
             self.evaluator = _auto_evaluator(self.env_id, self.env, self.fast_path)
+            # The model made these workers: it stops them at the end of each learn (the next one starts them again).
+            self._owns_evaluator = self.evaluator is not None
         _check_evaluator(self.evaluator, self.env)
 
     def _setup_model(self) -> None:
@@ -406,7 +420,7 @@ class CoSyNE(BaseAlgorithm):
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward", "evaluator"]
+        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward", "evaluator", "_owns_evaluator"]
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
@@ -641,6 +655,8 @@ class CoSyNE(BaseAlgorithm):
                     self.dump_logs()
         finally:
             callback.on_training_end()
+            if self._owns_evaluator:
+                self.evaluator.close()
         return self
 
     def dump_logs(self) -> None:

@@ -386,6 +386,8 @@ class LaneRunner:
 
     def _start_all(self) -> None:
         """Start the next jobs on all lanes, from a new beginning of the lanes."""
+        if self.next_job >= self.n_jobs:
+            return
         network, episode = divmod(self.next_job, self.n_episodes)
         try:
             self.lanes.begin(self.seeds[network, episode])
