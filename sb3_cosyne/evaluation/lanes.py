@@ -129,16 +129,14 @@ class _WrappedLanes(_VecLanes):
         self.fresh[lane] = False
         return self.first_obs[lane]
 
-    def step(self, busy: list[int], actions: np.ndarray | list, obs_out: np.ndarray, lane_out: np.ndarray) -> None:
-        obs, rewards, dones = self._step_all(busy, actions)
+    def _step_all(self, busy: list[int], actions: np.ndarray | list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        obs, rewards, dones = super()._step_all(busy, actions)
         if self.normalizer is not None:
             rewards = self.normalizer.get_original_reward()
         # A lane whose episode ended holds its next episode's first observation (the VecEnv reset it).
         self.fresh = np.asarray(dones, dtype=bool).copy()
         self.first_obs[self.fresh] = obs[self.fresh]
-        obs_out[busy] = obs[busy]
-        lane_out[busy, REWARD] = rewards[busy]
-        lane_out[busy, OVER] = dones[busy]
+        return obs, rewards, dones
 
 
 class _DummyLanes(_Lanes):

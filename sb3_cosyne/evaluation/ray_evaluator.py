@@ -2,14 +2,12 @@
 
 import itertools
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from sb3_cosyne.core.strategy import check_int
 from sb3_cosyne.evaluation.evaluator import (
     BlockOutcome,
     EvaluationCall,
@@ -153,16 +151,14 @@ class RayEvaluator(TaskEvaluator):
         max_restarts: int = 3,
     ) -> None:
         _import_ray()
-        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
+        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs, max_restarts)
         cpus = num_cpus_per_worker
         if isinstance(cpus, bool) or not isinstance(cpus, (int, float, np.integer, np.floating)) or not cpus > 0:
             raise ValueError(f"num_cpus_per_worker must be a number > 0, got {num_cpus_per_worker!r}")
         self.num_cpus_per_worker = num_cpus_per_worker
         self.address = address
         self.ray_init_kwargs = dict(ray_init_kwargs or {})
-        self.max_restarts = check_int("max_restarts", max_restarts, 0)
         self._versions = itertools.count()
-        self._warned = False
         self._actors: list = []
         self._pool = None
         #: each actor's (observation space, action space)
@@ -263,13 +259,11 @@ class RayEvaluator(TaskEvaluator):
     def _warn_restarts(self) -> None:
         """Report the first actor Ray restarted (warned once per evaluator)."""
         restarted, self._pool.restarted = self._pool.restarted, set()
-        if restarted and not self._warned:
-            self._warned = True
-            warnings.warn(
+        if restarted:
+            self._warn_restart(
                 f"RayEvaluator: worker {min(restarted)} died and Ray restarted it; its unfinished tasks ran again, "
-                f"with the same seeds and so the same results (at most max_restarts={self.max_restarts} restarts per "
-                "worker; later ones are not reported)",
-                stacklevel=3,
+                "with the same seeds and so the same results",
+                per="worker",
             )
 
     def close(self) -> None:

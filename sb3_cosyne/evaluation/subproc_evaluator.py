@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import signal
 import traceback
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -17,7 +16,6 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
-from sb3_cosyne.core.strategy import check_int
 from sb3_cosyne.evaluation.evaluator import (
     Block,
     BlockOutcome,
@@ -331,11 +329,10 @@ class SubprocEvaluator(TaskEvaluator):
         start_method: str | None = None,
         max_restarts: int = 3,
     ) -> None:
-        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
+        super().__init__(env, n_workers, members_per_task, n_envs, env_kwargs, wrapper_class, wrapper_kwargs, max_restarts)
         if self.n_workers is None:
             self.n_workers = available_cpus()
         self.start_method = start_method
-        self.max_restarts = check_int("max_restarts", max_restarts, 0)
         self._pool: _WorkerPipes | None = None
         #: the workers' observation and action spaces
         self._spaces: tuple = ()
@@ -343,7 +340,6 @@ class SubprocEvaluator(TaskEvaluator):
         self._network: tuple = ()
         #: workers that died during this learn's generations
         self._deaths = 0
-        self._warned = False
 
     @property
     def workers(self) -> int:
@@ -443,14 +439,11 @@ class SubprocEvaluator(TaskEvaluator):
 
     def _warn_once(self, error: _WorkerDiedError) -> None:
         """Report the first replaced worker (a long run may lose several; the last one's error counts them)."""
-        if self._warned:
-            return
-        self._warned = True
-        warnings.warn(
+        self._warn_restart(
             f"SubprocEvaluator: {error} while evaluating networks; a new worker process runs its "
             f"{len(self._pool.sent[error.worker])} unfinished task(s) again, with the same seeds and so the same "
-            f"results (at most {self.max_restarts} restarts per learn; later ones are not reported)",
-            stacklevel=2,
+            "results",
+            per="learn",
         )
 
     def _gave_up(self, error: _WorkerDiedError) -> str:

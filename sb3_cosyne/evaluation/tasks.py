@@ -1,5 +1,6 @@
 """What the evaluators that hand tasks to workers holding their own env copies share: their settings."""
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ class TaskEvaluator(BaseEvaluator):
     :param env_kwargs: keyword arguments of the env, as in SB3's ``make_vec_env``
     :param wrapper_class: gymnasium wrapper applied to each lane, as in ``make_vec_env``
     :param wrapper_kwargs: its keyword arguments
+    :param max_restarts: how many lost workers may be replaced (what counts is the backend's)
     :raises ValueError: naming the argument that is not valid
     """
 
@@ -55,14 +57,29 @@ class TaskEvaluator(BaseEvaluator):
         env_kwargs: dict[str, Any] | None,
         wrapper_class: type[gym.Wrapper] | None,
         wrapper_kwargs: dict[str, Any] | None,
+        max_restarts: int,
     ) -> None:
         self.env = env
         self.n_workers = None if n_workers is None else check_int("n_workers", n_workers, 1)
         self.members_per_task = None if members_per_task is None else check_int("members_per_task", members_per_task, 1)
         self.n_envs = check_int("n_envs", n_envs, 1)
         self._make_env = worker_env_factory(env, n_envs, env_kwargs, wrapper_class, wrapper_kwargs)
+        self.max_restarts = check_int("max_restarts", max_restarts, 0)
+        self._warned_restart = False
         #: number of network inputs (set by ``setup``)
         self._obs_dim = 0
+
+    def _warn_restart(self, message: str, per: str) -> None:
+        """
+        Report the first worker that was replaced (a long run may lose several; later ones are not reported).
+
+        :param message: what happened to it
+        :param per: what ``max_restarts`` counts restarts over ("learn", "worker")
+        """
+        if not self._warned_restart:
+            self._warned_restart = True
+            limit = f"at most max_restarts={self.max_restarts} restarts per {per}; later ones are not reported"
+            warnings.warn(f"{message} ({limit})", stacklevel=3)
 
     def evaluate(
         self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
