@@ -209,6 +209,32 @@ def child_main(env_id: str, steps: int, out: str) -> None:
     Path(out).write_text(json.dumps(measures))
 
 
+#: the issue's targets, in CPU seconds: the first run's compilation and a later process's start-up
+COLD_TARGET_S, WARM_TARGET_S = 5.0, 0.1
+
+
+def markdown_table(document: dict[str, Any]) -> str:
+    """
+    The published table: per env, the medians of the first run's compilation, a later process's kernel loading (Numba's
+    initialisation included), Numba's floor, the import, and the whole cold and warm processes, in CPU seconds.
+
+    :param document: a ``startup`` results document
+    """
+    lines = [
+        f"| env | first run: compiling (target {COLD_TARGET_S:g}) | later run: loading kernels (target "
+        f"{WARM_TARGET_S:g}) | Numba's floor (one tiny kernel) | `import sb3_cosyne` | whole cold / warm process |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env_id, result in document["results"].items():
+        median = result["median"]
+        lines.append(
+            f"| {env_id} | {median['cold_kernels_cpu_s']:.2f} | {median['warm_kernels_cpu_s']:.3f} | "
+            f"{median['numba_floor_cpu_s']:.3f} | {median['import_cpu_s']:.2f} | "
+            f"{median['cold_process_cpu_s']:.1f} / {median['warm_process_cpu_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3"])

@@ -318,3 +318,13 @@ def test_hard_tasks_table_counts_seeds_solved_on_their_confirmation():
         "| LunarLander-v3 | 2/4 (≥ 200) | 180.0 | 600,000 (3/4 seeds) | 1,000,000 | 60 | 0: 150, 1: 250, 2: 210, 3: 100 |"
         in table
     )
+
+
+def test_startup_table_gives_each_env_s_medians_against_the_targets():
+    from benchmarks import startup
+
+    median = dict(cold_kernels_cpu_s=6.11, warm_kernels_cpu_s=0.247, numba_floor_cpu_s=0.228, import_cpu_s=1.42,
+                  cold_process_cpu_s=11.7, warm_process_cpu_s=5.1)  # fmt: skip
+    table = startup.markdown_table({"results": {"CartPole-v1": {"median": median}}})
+    assert "(target 5)" in table and "(target 0.1)" in table
+    assert "| CartPole-v1 | 6.11 | 0.247 | 0.228 | 1.42 | 11.7 / 5.1 |" in table
