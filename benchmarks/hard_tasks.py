@@ -10,12 +10,15 @@ draws (its seeds are below ``2**31 - 1``). The run records, at each check, the e
 the champion's logged held-out score (``train/champion_holdout``, if any) and its confirmation mean; and the first
 check whose confirmation reaches the threshold (``solved_at``).
 
+``--baseline`` runs every (env, seed) a second time with other overrides (say, an entry's earlier values), side by
+side in the same run; its rows are labelled with those overrides.
+
 Tune on seeds >= 1000 and report on seeds 0-4.
 
 Usage::
 
     python -m benchmarks.hard_tasks --envs LunarLander-v3 --seeds 1000 1001 --steps 1000000 --jobs 2 \\
-        [--set holdout_episodes=30 n_eval_episodes=5] [--fast-path off] [--out FILE]
+        [--set holdout_episodes=30 n_eval_episodes=5] [--baseline init_scale=1.0] [--fast-path off] [--out FILE]
 """
 
 import argparse
@@ -65,6 +68,14 @@ def confirm(model, env_id: str, episodes: int = CONFIRM_EPISODES) -> np.ndarray:
 def parse_value(text: str) -> Any:
     """A ``--set`` value, read as YAML (numbers, booleans, strings)."""
     return yaml.safe_load(text)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """
+    :param items: ``KEY=VALUE`` strings
+    :return: the overrides of the yml entry
+    """
+    return {key: parse_value(value) for key, value in (item.split("=", 1) for item in items)}
 
 
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +135,20 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def row_label(record: dict[str, Any]) -> str:
+    """
+    :return: the env, with the run's overrides of its entry when it has any
+    """
+    overrides = ", ".join(f"{key}={value}" for key, value in record["overrides"].items())
+    return f"{record['env']} ({overrides})" if overrides else record["env"]
+
+
 def markdown_table(document: dict[str, Any]) -> str:
     """
-    The published table: per env, the seeds whose returned network is solved on the 100 confirmation episodes at the
-    end of training, the median of their means, the first check at which the confirmation reached the threshold (the
-    median over the seeds that reached it), the median env steps and CPU seconds of training, and each seed's mean.
+    The published table: per env (a row per set of overrides), the seeds whose returned network is solved on the 100
+    confirmation episodes at the end of training, the median of their means, the first check at which the
+    confirmation reached the threshold (the median over the seeds that reached it), the median env steps and CPU
+    seconds of training, and each seed's mean.
 
     :param document: a ``hard_tasks`` results document
     """
@@ -138,15 +158,15 @@ def markdown_table(document: dict[str, Any]) -> str:
         "| env steps | CPU s (median) | each seed |",
         "|---|---|---|---|---|---|---|",
     ]
-    for env_id in sorted({record["env"] for record in records}):
-        runs = sorted((record for record in records if record["env"] == env_id), key=lambda record: record["seed"])
+    for label in sorted({row_label(record) for record in records}):
+        runs = sorted((record for record in records if row_label(record) == label), key=lambda record: record["seed"])
         finals = [record["final_confirm_mean"] for record in runs]
         passing = sum(final >= runs[0]["threshold"] for final in finals)
         solved = [record["solved_at"]["steps"] for record in runs if record.get("solved_at")]
         first = f"{statistics.median(solved):,.0f} ({len(solved)}/{len(runs)} seeds)" if solved else "never"
         each = ", ".join(f"{record['seed']}: {record['final_confirm_mean']:.0f}" for record in runs)
         lines.append(
-            f"| {env_id} | {passing}/{len(runs)} (≥ {runs[0]['threshold']:g}) | {statistics.median(finals):.1f} | "
+            f"| {label} | {passing}/{len(runs)} (≥ {runs[0]['threshold']:g}) | {statistics.median(finals):.1f} | "
             f"{first} | {statistics.median(record['steps'] for record in runs):,.0f} | "
             f"{statistics.median(record['cpu_s'] for record in runs):.0f} | {each} |"
         )
@@ -160,25 +180,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=1_000_000, help="training env steps per run")
     parser.add_argument("--check-every", type=int, default=100_000, help="env steps between confirmations")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of the yml entry")
+    parser.add_argument(
+        "--baseline", nargs="*", metavar="KEY=VALUE", help="also run every (env, seed) with these overrides instead"
+    )
     parser.add_argument("--fast-path", choices=["on", "off"], default="on", help="off: step the Python env")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one core each)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = parse_overrides(args.set)
+    variants = [overrides] if args.baseline is None else [overrides, parse_overrides(args.baseline)]
     specs = [
         {
             "env": env_id,
             "seed": seed,
             "steps": args.steps,
             "check_every": args.check_every,
-            "overrides": overrides,
+            "overrides": variant,
             "fast_path": args.fast_path == "on",
         }
         for env_id in args.envs
+        for variant in variants
         for seed in args.seeds
     ]
     records: list[dict[str, Any]] = []
     settings = {"steps": args.steps, "check_every": args.check_every, "overrides": overrides, "fast_path": args.fast_path}
+    if args.baseline is not None:
+        settings["baseline"] = variants[1]
     # Set before the workers start, so that numpy's thread pools start single-threaded; one process per run, so that
     # every run pays its own start-up.
     os.environ.update(SINGLE_THREAD_ENV)
@@ -186,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         for record in pool.imap_unordered(run_one, specs):
             records.append(record)
             print(
-                f"{record['env']} seed {record['seed']}: final {record['final_confirm_mean']:.1f}, "
+                f"{row_label(record)} seed {record['seed']}: final {record['final_confirm_mean']:.1f}, "
                 f"{record['steps']:,} steps, {record['cpu_s']:.0f} CPU s, solved at "
                 f"{record['solved_at']['steps'] if record['solved_at'] else 'never'}",
                 flush=True,

@@ -306,18 +306,21 @@ def test_hard_tasks_confirms_the_returned_network_as_predict_plays_it_on_unused_
 def test_hard_tasks_table_counts_seeds_solved_on_their_confirmation():
     from benchmarks import hard_tasks
 
-    def record(seed, final, solved_at=None):
+    def record(seed, final, solved_at=None, overrides=None):
         solved = None if solved_at is None else {"steps": solved_at}
         return dict(env="LunarLander-v3", seed=seed, threshold=200.0, final_confirm_mean=final, steps=10**6, cpu_s=60.0,
-                    solved_at=solved)  # fmt: skip
+                    solved_at=solved, overrides=overrides or {})  # fmt: skip
 
     runs = [record(1, 250.0, 400_000), record(0, 150.0, 900_000), record(2, 210.0, 600_000), record(3, 100.0)]
-    table = hard_tasks.markdown_table({"results": runs})
+    baseline = [record(0, 120.0, overrides={"n_eval_episodes": 3}), record(1, 90.0, overrides={"n_eval_episodes": 3})]
+    table = hard_tasks.markdown_table({"results": runs + baseline})
     # Seed 0 passed a check, then its returned network fell below the threshold: solved along the way, not at the end.
     assert (
         "| LunarLander-v3 | 2/4 (≥ 200) | 180.0 | 600,000 (3/4 seeds) | 1,000,000 | 60 | 0: 150, 1: 250, 2: 210, 3: 100 |"
         in table
     )
+    # A baseline's runs (--baseline) get a row of their own, labelled with their overrides.
+    assert "| LunarLander-v3 (n_eval_episodes=3) | 0/2 (≥ 200) | 105.0 | never | 1,000,000 | 60 | 0: 120, 1: 90 |" in table
 
 
 def test_startup_table_gives_each_env_s_medians_against_the_targets():
