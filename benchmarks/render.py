@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import hard_tasks, startup
+from benchmarks import compare_document, hard_tasks, startup
 from benchmarks.paper_table_report import markdown_table
 from benchmarks.provenance import REPO_ROOT
 from benchmarks.time_to_solve.report import published_table
@@ -30,6 +30,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "time_to_solve": published_table,
     "hard_tasks": hard_tasks.markdown_table,
     "startup": startup.markdown_table,
+    "compare": compare_document.markdown_table,
 }
 #: an opening marker, and a marked block: its name and what is between the markers (with no other opening marker);
 #: markers stand on lines of their own, so that a page can quote one in running text

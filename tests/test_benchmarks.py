@@ -331,3 +331,29 @@ def test_startup_table_gives_each_env_s_medians_against_the_targets():
     table = startup.markdown_table({"results": {"CartPole-v1": {"median": median}}})
     assert "(target 5)" in table and "(target 0.1)" in table
     assert "| CartPole-v1 | 6.11 | 0.247 | 0.228 | 1.42 | 11.7 / 5.1 |" in table
+
+
+def test_compare_document_wraps_a_comparison_for_render(tmp_path):
+    import json
+
+    from benchmarks import compare_document, render
+    from sb3_cosyne.compare.results import Curve, summarize
+
+    def curve(algo, seed, final):
+        record = {"stop": "time"}
+        return Curve(algo, seed, np.array([500, 1000]), np.array([1.0, 3.0]), np.array([1.0, 3.0]),
+                     np.array([[0.0], [final]]), record)  # fmt: skip
+
+    curves = [curve("cosyne", 1, 250.0), curve("cosyne", 2, 150.0), curve("ppo", 1, 100.0)]
+    summaries = {algo: summarize([c for c in curves if c.algo == algo], 200.0) for algo in ("cosyne", "ppo")}
+    comparison = {"env": "LunarLander-v3", "threshold": 200.0, "settings": {"budget_seconds": 3}, "summaries": summaries,
+                  "curves": [c.to_json() for c in curves]}  # fmt: skip
+    (tmp_path / "LunarLander-v3.json").write_text(json.dumps(comparison))
+    out = tmp_path / "results" / "compare_lunarlander.json"
+    compare_document.main([str(tmp_path / "LunarLander-v3.json"), "--out", str(out), "--", "--env", "LunarLander-v3"])
+    document = json.loads(out.read_text())
+    assert document["benchmark"] == "compare" and document["seeds"] == [1, 2]
+    assert document["command"] == "python -m sb3_cosyne.compare --env LunarLander-v3"
+    table = render.RENDERERS["compare"](document)
+    assert table.startswith("| algo | final return | reached 200 |")
+    assert "| cosyne | 200.0 ± 50.0 | 1/2 |" in table and "| ppo | 100.0 ± 0.0 | 0/1 |" in table
