@@ -65,17 +65,12 @@ def confirm(model, env_id: str, episodes: int = CONFIRM_EPISODES) -> np.ndarray:
     return result.returns[0]
 
 
-def parse_value(text: str) -> Any:
-    """A ``--set`` value, read as YAML (numbers, booleans, strings)."""
-    return yaml.safe_load(text)
-
-
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """
-    :param items: ``KEY=VALUE`` strings
-    :return: the overrides of the yml entry
+    :param items: ``KEY=VALUE`` strings (``--set``, ``--baseline``)
+    :return: the overrides of the yml entry, each value read as YAML (numbers, booleans, strings)
     """
-    return {key: parse_value(value) for key, value in (item.split("=", 1) for item in items)}
+    return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
 
 
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
