@@ -21,6 +21,7 @@ from sb3_cosyne.evaluation.evaluator import (
     EvaluationCall,
     evaluate_blocks,
     split_blocks,
+    tighter_cap,
 )
 from sb3_cosyne.evaluation.lanes import EnvStepError, EvaluationResult, evaluate_networks
 from sb3_cosyne.evaluation.worker import EvaluationWorker, worker_env_factory
@@ -253,10 +254,11 @@ class InProcessEvaluator(BaseEvaluator):
         self.env, self.network, self.calls = make_vec_env("CartPole-v1"), network, 0
         self.max_episode_steps = max_episode_steps
 
-    def evaluate(self, params, seeds, obs_stats, on_block, on_invalid) -> EvaluationResult:
+    def evaluate(self, params, seeds, obs_stats, on_block, on_invalid, max_steps=None) -> EvaluationResult:
         self.calls += 1
+        cap = tighter_cap(self.max_episode_steps, max_steps)
         result = evaluate_networks(
-            self.env, self.network, params, seeds, obs_stats, on_invalid=on_invalid, max_episode_steps=self.max_episode_steps
+            self.env, self.network, params, seeds, obs_stats, on_invalid=on_invalid, max_episode_steps=cap
         )
         result.aborted = not on_block(result)
         return result

@@ -86,6 +86,7 @@ RESUME_RUNS = {
     "stagnation": ("MlpPolicy", "sb3_cosyne/SinglePole-v0", dict(stagnation=2)),
     "vec_env_path": ("MlpPolicy", "CartPole-v1", dict(fast_path=False)),
     "holdout": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4)),
+    "episode_cap": ("MlpPolicy", "CartPole-v1", dict(episode_cap_factor=1.2)),
 }
 RESUME_STEPS = 2000
 
@@ -103,6 +104,7 @@ def assert_same_run(a: CoSyNE, b: CoSyNE) -> None:
     """``assert_same_state``, the strategy's stagnation count and best network, and the policy's class."""
     assert_same_state(a, b)
     assert (a.strategy.stale_generations, a.strategy.best_fitness) == (b.strategy.stale_generations, b.strategy.best_fitness)
+    assert a._episode_cap == b._episode_cap
     np.testing.assert_array_equal(a.strategy.best_params, b.strategy.best_params)
     assert type(a.policy) is type(b.policy)
 

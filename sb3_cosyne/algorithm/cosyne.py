@@ -3,6 +3,7 @@
 import copy
 import io
 import json
+import math
 import pathlib
 import pickle
 import sys
@@ -27,7 +28,7 @@ from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
 from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck
 from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
-from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn
+from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn, tighter_cap
 from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.evaluation.lanes import evaluate_networks
 from sb3_cosyne.evaluation.result import EvaluationResult
@@ -61,6 +62,18 @@ def _auto_evaluator(env_id: str | None, env: VecEnv, fast_path: bool) -> BaseEva
     return SubprocEvaluator(env_id)
 
 
+def _check_cap_factor(factor: Any) -> float | None:
+    """``episode_cap_factor`` as a float, or None."""
+    if factor is None:
+        return None
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) or not factor > 1:
+        raise ValueError(
+            f"episode_cap_factor must be a number above 1 (2.0 cuts episodes at twice the previous generation's "
+            f"mean length) or None, got {factor!r}"
+        )
+    return float(factor)
+
+
 def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
         raise ValueError(
@@ -87,6 +100,8 @@ class _Generation:
     rng: np.random.Generator
     obs_stats: tuple[np.ndarray | None, np.ndarray | None]
     candidates: np.ndarray
+    #: the cap on the population's episodes (None: none)
+    episode_cap: int | None = None
     #: the population's episodes
     result: EvaluationResult | None = None
     #: each network's mean return
@@ -102,6 +117,10 @@ class _Generation:
     def best(self) -> int:
         """The index of the generation's best network."""
         return int(np.argmax(sanitize_fitness(self.fitness)))
+
+    def cut(self, network: int) -> bool:
+        """Whether the cap cut an episode of ``network`` (whose fitness then only bounds its return from below)."""
+        return self.episode_cap is not None and int(self.result.lengths[network].max()) >= self.episode_cap
 
     @property
     def n_episodes(self) -> int:
@@ -169,6 +188,12 @@ class CoSyNE(BaseAlgorithm):
     :param max_episode_steps: the episode cap: an episode that has not ended after this many steps is cut there,
         with a warning, so that an env whose episodes never end (no ``TimeLimit``) cannot hang ``learn``; an env's
         own time limit usually ends episodes first. None: no cap
+    :param episode_cap_factor: cut a generation's episodes at this multiple of the previous generation's mean
+        episode length (estool's cap), for envs where hovering or standing still burns steps for nothing. The
+        re-tests and the held-out check play whole episodes, and a generation's best network is re-tested whenever
+        the cap cut it (its fitness is then a lower bound), so it needs ``champion_episodes > 0``. The cap is logged
+        as ``train/episode_cap``, the episodes it cut as ``train/capped_episodes``. Must be above 1 (at 1 the cap
+        could only shrink). None: no cap
     :param stagnation: after this many generations without a better network, replace the population by a burst
         mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
     :param burst_scale: scale of the burst mutation's Cauchy noise
@@ -214,6 +239,7 @@ class CoSyNE(BaseAlgorithm):
         fast_path: bool = True,
         batched_forward: str = "auto",
         max_episode_steps: int | None = 100_000,
+        episode_cap_factor: float | None = None,
         stagnation: int | None = None,
         burst_scale: float = 0.05,
         evaluator: BaseEvaluator | str | None = None,
@@ -238,8 +264,14 @@ class CoSyNE(BaseAlgorithm):
         )
         self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
         self.max_episode_steps = None if max_episode_steps is None else check_int("max_episode_steps", max_episode_steps, 1)
+        self.episode_cap_factor = _check_cap_factor(episode_cap_factor)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
         self.holdout_episodes = check_int("holdout_episodes", holdout_episodes, 0)
+        if self.episode_cap_factor is not None and not self.champion_episodes:
+            raise ValueError(
+                "episode_cap_factor needs champion_episodes > 0: the champion is chosen on whole episodes, in its "
+                "re-tests, while the cap makes the fitness of cut networks a lower bound"
+            )
         if self.holdout_episodes and not self.champion_episodes:
             raise ValueError(
                 "holdout_episodes needs champion_episodes > 0: the held-out check follows a challenger's re-test "
@@ -304,6 +336,8 @@ class CoSyNE(BaseAlgorithm):
         #: the re-test record of the network ``predict`` uses
         self.champion = Champion()
         self._holdout_seeds: np.ndarray | None = None
+        #: the cap on the next generation's episodes (``episode_cap_factor``; None: none)
+        self._episode_cap: int | None = None
         #: num_timesteps when the last generation completed (what a save records)
         self._committed_timesteps = 0
         self._warned_invalid = False
@@ -463,18 +497,23 @@ class CoSyNE(BaseAlgorithm):
             results = self.evaluator.evaluate_calls(calls, steps.on_episodes, steps.on_invalid)
         else:
             results = evaluate_in_turn(lambda call: self._evaluate_here(call, steps), calls)
-        for result in results:
+        for call, result in zip(calls, results, strict=False):
             infos = final_infos(result)
             self._update_info_buffer(infos, dones=np.ones(len(infos), dtype=bool))
-            if result.cut_episodes:
+            # The training cap cuts episodes on purpose (logged by the generation); the model's cap warns.
+            if result.cut_episodes and not self._below_model_cap(call.max_steps):
                 steps.on_cut(result.cut_episodes)
         return results
+
+    def _below_model_cap(self, max_steps: int | None) -> bool:
+        """Whether a call's own cap cuts episodes before ``max_episode_steps`` would."""
+        return max_steps is not None and (self.max_episode_steps is None or max_steps < self.max_episode_steps)
 
     def _evaluate_here(self, call: EvaluationCall, steps: StepReporter) -> EvaluationResult:
         """Run a call's episodes in this process: in one compiled loop if the env has one, else on the env's lanes."""
         network = self.policy.network
         if self._compiled_rollout is not None:
-            result = self._compiled_rollout(network, call.params, call.seeds, call.obs_stats)
+            result = self._compiled_rollout(network, call.params, call.seeds, call.obs_stats, call.max_steps)
             result.aborted = not steps.on_episodes(result)
             return result
         return evaluate_networks(
@@ -486,7 +525,7 @@ class CoSyNE(BaseAlgorithm):
             on_step=steps.on_step,
             on_invalid=steps.on_invalid,
             torch_forward=self._torch_forward,
-            max_episode_steps=self.max_episode_steps,
+            max_episode_steps=tighter_cap(self.max_episode_steps, call.max_steps),
         )
 
     def _episode_seeds(self, rng: np.random.Generator) -> np.ndarray:
@@ -506,15 +545,16 @@ class CoSyNE(BaseAlgorithm):
         obs_stats = self._obs_stats()
         seeds = self._episode_seeds(rng)
         callback.on_rollout_start()
-        generation = _Generation(rng, obs_stats, self.strategy.ask())
-        (generation.result,) = self._evaluate([EvaluationCall(generation.candidates, seeds, obs_stats)], callback)
+        generation = _Generation(rng, obs_stats, self.strategy.ask(), self._episode_cap)
+        call = EvaluationCall(generation.candidates, seeds, obs_stats, generation.episode_cap)
+        (generation.result,) = self._evaluate([call], callback)
         if generation.result.aborted:
             return False
         generation.fitness = generation.result.returns.mean(axis=1)
         if not self._retest(generation, callback):
             return False
         self._commit(generation)
-        self._log_generation(generation.fitness)
+        self._log_generation(generation)
         callback.on_rollout_end()
         return True
 
@@ -525,7 +565,8 @@ class CoSyNE(BaseAlgorithm):
         :return: False when a callback stopped training
         """
         best = generation.best
-        if not self.champion.needs_retest(float(generation.fitness[best]), self.champion_episodes):
+        # A network the cap cut may be better than its fitness says: its re-test plays whole episodes.
+        if not (generation.cut(best) or self.champion.needs_retest(float(generation.fitness[best]), self.champion_episodes)):
             return True
         seeds = generation.rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
         calls = [EvaluationCall(generation.candidates[best][None], seeds, generation.obs_stats)]
@@ -590,18 +631,30 @@ class CoSyNE(BaseAlgorithm):
             var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)
             self.obs_rms.update_from_moments(mean, var, result.obs_count)
         self.num_evaluations += generation.n_episodes
+        self._episode_cap = self._next_episode_cap(result)
         self._committed_timesteps = self.num_timesteps
         self.strategy.rng = generation.rng
         self.strategy.tell(generation.fitness)
 
-    def _log_generation(self, fitness: np.ndarray) -> None:
+    def _next_episode_cap(self, result: EvaluationResult) -> int | None:
+        """The cap on the next generation's episodes: ``episode_cap_factor`` times this generation's mean length."""
+        if self.episode_cap_factor is None:
+            return None
+        return math.ceil(self.episode_cap_factor * float(result.lengths.mean()))
+
+    def _log_generation(self, generation: _Generation) -> None:
         """Record a completed generation's numbers in the logger."""
+        fitness = generation.fitness
         finite = fitness[np.isfinite(fitness)]
         self.logger.record("train/generation", self.strategy.generation)
         self.logger.record("train/evaluations", self.num_evaluations)
         self.logger.record("train/best_fitness", self.best_fitness)
         if np.isfinite(self.champion.holdout):
             self.logger.record("train/champion_holdout", self.champion.holdout)
+        if generation.episode_cap is not None:
+            self.logger.record("train/episode_cap", generation.episode_cap)
+            capped = generation.result.cut_episodes if self._below_model_cap(generation.episode_cap) else 0
+            self.logger.record("train/capped_episodes", capped)
         if finite.size:
             self.logger.record("rollout/gen_best", float(finite.max()))
             self.logger.record("rollout/gen_mean", float(finite.mean()))

@@ -42,11 +42,19 @@ class EvaluationCall:
     :param params: one parameter vector per network, shape ``(n_networks, num_params)``
     :param seeds: reset seed of each episode, shape ``(n_networks, n_episodes)``
     :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
+    :param max_steps: cut this call's episodes after this many steps, on top of the evaluator's episode cap (the
+        training cap of ``episode_cap_factor``; None: no cap of its own)
     """
 
     params: np.ndarray
     seeds: np.ndarray
     obs_stats: tuple
+    max_steps: int | None = None
+
+
+def tighter_cap(cap: int | None, other: int | None) -> int | None:
+    """The smaller of two episode caps, None standing for no cap."""
+    return other if cap is None else cap if other is None else min(cap, other)
 
 
 def evaluate_in_turn(
@@ -310,7 +318,7 @@ def evaluate_blocks(
             c, block = assembler.tasks[submitted]
             call = calls[c]
             seeds = call.seeds[block.networks, block.episodes]
-            pool.submit((submitted, block, call.params[block.networks], seeds, call.obs_stats))
+            pool.submit((submitted, block, call.params[block.networks], seeds, call.obs_stats, call.max_steps))
             submitted += 1
 
     submit_while_free()
@@ -347,7 +355,13 @@ class BaseEvaluator(ABC):
 
     @abstractmethod
     def evaluate(
-        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
+        self,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple,
+        on_block: OnBlock,
+        on_invalid: OnInvalid,
+        max_steps: int | None = None,
     ) -> EvaluationResult:
         """
         Run ``seeds.shape[1]`` episodes of each network.
@@ -357,6 +371,8 @@ class BaseEvaluator(ABC):
         :param obs_stats: observation mean and standard deviation to normalise with, or ``(None, None)``
         :param on_block: called with each block's result in block order; returning False stops
         :param on_invalid: called for episodes ended by a non-finite observation or reward
+        :param max_steps: cut the episodes after this many steps, on top of the cap given to ``setup`` (None: no
+            cap of their own); cut episodes count in the result's ``cut_episodes``
         :return: the episodes' returns, lengths and observation statistics (``aborted`` when stopped)
         """
 
@@ -372,7 +388,7 @@ class BaseEvaluator(ABC):
         :return: the results, ending with the first aborted one (the calls after it are not run)
         """
         return evaluate_in_turn(
-            lambda call: self.evaluate(call.params, call.seeds, call.obs_stats, on_block, on_invalid), calls
+            lambda call: self.evaluate(call.params, call.seeds, call.obs_stats, on_block, on_invalid, call.max_steps), calls
         )
 
     @abstractmethod

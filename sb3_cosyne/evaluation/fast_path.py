@@ -24,8 +24,9 @@ from sb3_cosyne.networks.spec import NetworkSpec
 
 STANDARD_WRAPPERS = (Monitor, TimeLimit, OrderEnforcing, PassiveEnvChecker)
 
-#: evaluates ``params`` (one row per network) from ``seeds`` (networks × episodes) with observation statistics
-CompiledRollout = Callable[[NetworkSpec, np.ndarray, np.ndarray, tuple], EvaluationResult]
+#: evaluates ``params`` (one row per network) from ``seeds`` (networks × episodes) with observation statistics,
+#: and optionally the call's own episode cap (``EvaluationCall.max_steps``)
+CompiledRollout = Callable[..., EvaluationResult]
 
 
 def unwrap_standard(env: gym.Env) -> tuple[gym.Env | None, int | None]:
@@ -60,6 +61,12 @@ class StepLimit:
         #: whether the cap, not the env, stops episodes there
         self.cuts = cap is not None and (time_limit is None or cap < time_limit)
 
+    def tightened(self, cap: int | None) -> "StepLimit":
+        """This limit with a call's own episode cap on top (None: this limit)."""
+        if cap is None or cap >= self.steps:
+            return self
+        return StepLimit(None, cap)
+
     def result(self, shape: tuple, returns, lengths, count, obs_sum, obs_sq_sum) -> EvaluationResult:
         """The result of a rollout over flattened episodes, in the ``(networks, episodes)`` shape of ``seeds``."""
         cut = int(np.count_nonzero(lengths >= self.steps)) if self.cuts else 0
@@ -72,10 +79,13 @@ def _pole_rollout(env: CartPoleEnv, limit: StepLimit) -> CompiledRollout:
     start = env._initial_state.copy()
     damping_steps = env.damping_steps if env.fitness == "damping" else 0
 
-    def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+    def rollout(
+        network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, max_steps: int | None = None
+    ) -> EvaluationResult:
         # The task is deterministic: the seeds only say how many episodes each network plays.
         shape = seeds.shape
-        return limit.result(
+        call_limit = limit.tightened(max_steps)
+        return call_limit.result(
             shape,
             *run_pole_rollouts(
                 network,
@@ -83,7 +93,7 @@ def _pole_rollout(env: CartPoleEnv, limit: StepLimit) -> CompiledRollout:
                 np.repeat(start[None], seeds.size, axis=0),
                 env.markov,
                 obs_stats,
-                limit.steps,
+                call_limit.steps,
                 damping_steps,
             ),
         )
@@ -121,7 +131,10 @@ def _classic_rollout(env: gym.Env, limit: StepLimit, port: ClassicPort) -> Compi
     low, high = (0.0, 0.0) if discrete else (float(env.action_space.low[0]), float(env.action_space.high[0]))
     obs_dim = int(np.prod(env.observation_space.shape))
 
-    def rollout(network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple) -> EvaluationResult:
+    def rollout(
+        network: NetworkSpec, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, max_steps: int | None = None
+    ) -> EvaluationResult:
+        call_limit = limit.tightened(max_steps)
         obs_norm, normalize = normalization(obs_stats, obs_dim)
         starts, first_obs = _seeded_starts(env, seeds, port.state)
         returns, lengths, count, moments = port_rollouts(port.code, network.activation_code)(
@@ -136,10 +149,10 @@ def _classic_rollout(env: gym.Env, limit: StepLimit, port: ClassicPort) -> Compi
                 high,
                 obs_norm,
                 normalize,
-                limit.steps,
+                call_limit.steps,
             )
         )
-        return limit.result(seeds.shape, returns, lengths, count, moments[0], moments[1])
+        return call_limit.result(seeds.shape, returns, lengths, count, moments[0], moments[1])
 
     return rollout
 

@@ -67,10 +67,16 @@ class WorkerHost(gym.Env):
         return self._returning_errors(self.worker.set_network, network, fast_path, max_episode_steps)
 
     def evaluate(
-        self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
+        self,
+        index: int,
+        block: Block,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple,
+        max_steps: int | None = None,
     ) -> BlockOutcome | Exception:
         """``EvaluationWorker.evaluate``, returning what it raises."""
-        return self._returning_errors(self.worker.evaluate, index, block, params, seeds, obs_stats)
+        return self._returning_errors(self.worker.evaluate, index, block, params, seeds, obs_stats, max_steps)
 
     def step(self, action):
         raise NotImplementedError("a SubprocEvaluator's worker evaluates whole tasks; it is not stepped")

@@ -82,9 +82,15 @@ class TaskEvaluator(BaseEvaluator):
             warnings.warn(f"{message} ({limit})", stacklevel=3)
 
     def evaluate(
-        self, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple, on_block: OnBlock, on_invalid: OnInvalid
+        self,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple,
+        on_block: OnBlock,
+        on_invalid: OnInvalid,
+        max_steps: int | None = None,
     ) -> EvaluationResult:
-        return self.evaluate_calls([EvaluationCall(params, seeds, obs_stats)], on_block, on_invalid)[0]
+        return self.evaluate_calls([EvaluationCall(params, seeds, obs_stats, max_steps)], on_block, on_invalid)[0]
 
     def _split(self, calls: list[EvaluationCall], n_workers: int) -> list[list[Block]]:
         """Each call's blocks for ``n_workers`` workers."""

@@ -17,7 +17,7 @@ from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_cosyne.evaluation.evaluator import Block
+from sb3_cosyne.evaluation.evaluator import Block, tighter_cap
 from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.evaluation.lanes import evaluate_networks
 from sb3_cosyne.evaluation.result import EnvStepError, EvaluationResult
@@ -79,7 +79,13 @@ class EvaluationWorker:
         self.compiled = compiled_rollout(self.env, max_episode_steps) if fast_path else None
 
     def evaluate(
-        self, index: int, block: Block, params: np.ndarray, seeds: np.ndarray, obs_stats: tuple
+        self,
+        index: int,
+        block: Block,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple,
+        max_steps: int | None = None,
     ) -> tuple[int, EvaluationResult, list[tuple[int, int, str]]]:
         """
         Run the episodes of one block.
@@ -89,6 +95,7 @@ class EvaluationWorker:
         :param params: the block's networks, shape ``(n_networks, num_params)``
         :param seeds: their reset seeds, shape ``(n_networks, n_episodes)``
         :param obs_stats: observation mean and standard deviation, or ``(None, None)``
+        :param max_steps: the call's own episode cap, on top of the worker's (None: none)
         :raises EnvStepError: when the env raises, naming the network and episode in the call's numbering
         :return: the index, the result, and the (network, step, what) of episodes with non-finite values
         """
@@ -101,7 +108,7 @@ class EvaluationWorker:
 
         try:
             if self.compiled is not None:
-                result = self.compiled(self.network, params, seeds, obs_stats)
+                result = self.compiled(self.network, params, seeds, obs_stats, max_steps)
             else:
                 result = evaluate_networks(
                     self.env,
@@ -112,7 +119,7 @@ class EvaluationWorker:
                     on_invalid=on_invalid,
                     first_network=block.networks.start,
                     first_episode=block.episodes.start,
-                    max_episode_steps=self.max_episode_steps,
+                    max_episode_steps=tighter_cap(self.max_episode_steps, max_steps),
                 )
         except EnvStepError as error:
             where = f" (worker {os.getpid()} on {socket.gethostname()})"
