@@ -18,20 +18,20 @@ def test_a_challenger_that_wins_its_retest_but_not_the_holdout_is_not_crowned():
     champion = Champion(return_sum=30.0, episode_count=3, holdout=12.0)
     retest = np.array([20.0, 20.0]), np.array([10.0, 10.0])
     assert champion.wins_retest(*retest)
-    assert not champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=11.0))
+    assert not champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=np.array([11.0])))
     # The champion's re-test episodes still count in its record; its held-out score stays.
     assert (champion.return_sum, champion.episode_count, champion.holdout) == (50.0, 5, 12.0)
-    assert champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=13.0))
+    assert champion.contest(25.0, 2, *retest, HoldoutCheck(challenger=np.array([13.0])))
     assert (champion.return_sum, champion.episode_count, champion.holdout) == (40.0, 2, 13.0)
 
 
 def test_the_champion_s_unknown_holdout_score_is_measured_alongside():
     champion = Champion(return_sum=30.0, episode_count=3)
     retest = np.array([20.0]), np.array([10.0])
-    assert not champion.contest(25.0, 1, *retest, HoldoutCheck(challenger=11.0, champion=12.0))
+    assert not champion.contest(25.0, 1, *retest, HoldoutCheck(challenger=np.array([11.0]), champion=np.array([12.0])))
     assert champion.holdout == 12.0
     # A NaN held-out score (the env broke) never crowns.
-    assert not champion.contest(25.0, 1, np.array([90.0]), np.array([10.0]), HoldoutCheck(challenger=np.nan))
+    assert not champion.contest(25.0, 1, np.array([90.0]), np.array([10.0]), HoldoutCheck(challenger=np.array([np.nan])))
 
 
 def train(**kwargs) -> tuple[CoSyNE, list[float]]:
@@ -74,6 +74,55 @@ def test_held_out_episodes_count_as_steps_and_evaluations():
     assert model.num_evaluations > model.generation * 8 + 5
 
 
+def test_a_racing_challenger_stops_at_the_first_block_that_leaves_it_behind():
+    model = CoSyNE("MlpPolicy", "Acrobot-v1", pop_size=10, champion_episodes=2, seed=3, holdout_episodes=6, holdout_blocks=3)
+    checks, holdout_check = [], model._holdout_check
+
+    def recorded(generation, callback):
+        champion = model.champion.holdout_returns
+        ok = holdout_check(generation, callback)
+        known = champion if generation.holdout.champion is None else generation.holdout.champion
+        checks.append((generation.holdout, known, generation.holdout_count))
+        return ok
+
+    model._holdout_check = recorded
+    model.learn(30_000)
+    for check, champion, count in checks:
+        played = check.challenger.size
+        assert played in (2, 4, 6) and count == played + (0 if check.champion is None else 6)
+        if champion is None:  # no champion yet: nothing to race against
+            assert played == 6 and not check.stopped
+            continue
+        # Level or ahead after every block but the last one played; behind after that one if it stopped.
+        for k in range(2, played, 2):
+            assert check.challenger[:k].mean() >= champion[:k].mean()
+        assert check.stopped == (check.challenger.mean() < champion[:played].mean())
+    assert any(check.stopped and check.challenger.size < 6 for check, _, _ in checks)
+    assert any(not check.stopped and check.challenger.size == 6 for check, champion, _ in checks if champion is not None)
+    # The champion's held-out returns are its own, episode by episode.
+    played = evaluate_networks(
+        model.env, model.policy.network, model.champion_params()[None], model.holdout_seeds()[None], model.policy.obs_stats()
+    )
+    np.testing.assert_array_equal(model.champion.holdout_returns, played.returns[0])
+
+
+def test_the_champion_stops_replaying_re_tests_once_its_record_is_long_enough():
+    model = CoSyNE("MlpPolicy", "Acrobot-v1", pop_size=10, champion_episodes=2, seed=4, max_champion_episodes=5)
+    counts, contest = [], model.champion.contest
+
+    def recorded(*args, **kwargs):
+        crowned = contest(*args, **kwargs)
+        counts.append((model.champion.episode_count, crowned, args[3] if len(args) > 3 else None))
+        return crowned
+
+    model.champion.contest = recorded
+    model.learn(30_000)
+    replays = [champion.size for _, _, champion in counts if champion is not None]
+    assert 0 in replays and 2 in replays
+    # A record reaches at most 4 + 2 episodes: the champion replays while it holds fewer than 5.
+    assert max(count for count, _, _ in counts) == 6
+
+
 def test_held_out_seeds_come_from_the_model_seed_apart_from_training():
     a = CoSyNE("MlpPolicy", "CartPole-v1", seed=1, holdout_episodes=5)
     b = CoSyNE("MlpPolicy", "CartPole-v1", seed=1, holdout_episodes=5)
@@ -87,22 +136,26 @@ def test_held_out_seeds_come_from_the_model_seed_apart_from_training():
     assert a.strategy.rng.bit_generator.state == before
 
 
-def test_no_holdout_logs_nothing_and_the_option_is_checked():
+def test_no_holdout_logs_nothing_and_the_options_are_checked():
     _, logged = train()
     assert logged == []
     with pytest.raises(ValueError, match="holdout_episodes"):
         CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=-1)
+    with pytest.raises(ValueError, match="holdout_blocks=4 splits holdout_episodes=3 into empty blocks"):
+        CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=3, holdout_blocks=4)
+    with pytest.raises(ValueError, match="max_champion_episodes"):
+        CoSyNE("MlpPolicy", "CartPole-v1", max_champion_episodes=0)
 
 
 def test_a_champion_that_broke_the_env_loses_its_held_out_score_too():
     champion = Champion(return_sum=30.0, episode_count=3, holdout=50.0)
-    assert champion.contest(25.0, 1, np.array([10.0]), np.array([np.nan]), HoldoutCheck(challenger=5.0))
+    assert champion.contest(25.0, 1, np.array([10.0]), np.array([np.nan]), HoldoutCheck(challenger=np.array([5.0])))
     assert (champion.mean, champion.holdout) == (10.0, 5.0)
 
 
 def test_an_equal_held_out_score_crowns_so_that_a_perfect_champion_stays_beatable():
     champion = Champion(return_sum=10.0, episode_count=1, holdout=500.0)
-    assert champion.contest(500.0, 1, np.array([500.0]), np.array([400.0]), HoldoutCheck(challenger=500.0))
+    assert champion.contest(500.0, 1, np.array([500.0]), np.array([400.0]), HoldoutCheck(challenger=np.array([500.0])))
 
 
 def test_the_held_out_check_needs_re_tests_and_seeded_lanes():

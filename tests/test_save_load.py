@@ -86,6 +86,7 @@ RESUME_RUNS = {
     "stagnation": ("MlpPolicy", "sb3_cosyne/SinglePole-v0", dict(stagnation=2)),
     "vec_env_path": ("MlpPolicy", "CartPole-v1", dict(fast_path=False)),
     "holdout": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4)),
+    "holdout_race": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=6, holdout_blocks=3, max_champion_episodes=3)),
     "episode_cap": ("MlpPolicy", "CartPole-v1", dict(episode_cap_factor=1.2)),
 }
 RESUME_STEPS = 2000

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(eq=False)
 class Champion:
     """
     The champion's record: the sum and number of the returns it scored in its re-tests, and its mean return on the
@@ -15,12 +15,15 @@ class Champion:
 
     :param return_sum: the sum of the champion's re-test returns
     :param episode_count: the number of its re-test episodes (0: no champion yet)
-    :param holdout: its mean return on the held-out episodes (-inf: not measured)
+    :param holdout: its mean return on the held-out episodes (-inf: not measured, or the env broke on them)
+    :param holdout_returns: its return on each held-out episode (None: not measured), which a racing challenger
+        is compared with on the episodes it played
     """
 
     return_sum: float = 0.0
     episode_count: int = 0
     holdout: float = -np.inf
+    holdout_returns: np.ndarray | None = None
 
     @property
     def mean(self) -> float:
@@ -31,6 +34,21 @@ class Champion:
     def exists(self) -> bool:
         """Whether a network has been crowned."""
         return self.episode_count > 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Champion):
+            return NotImplemented
+        mine, theirs = self.holdout_returns, other.holdout_returns
+        same_returns = mine is theirs or (
+            mine is not None and theirs is not None and np.array_equal(mine, theirs, equal_nan=True)
+        )
+        record = (self.return_sum, self.episode_count, self.holdout)
+        return same_returns and record == (other.return_sum, other.episode_count, other.holdout)
+
+    @property
+    def holdout_known(self) -> bool:
+        """Whether the champion's held-out score is known (a model saved before the returns were kept has the mean only)."""
+        return self.holdout_returns is not None or bool(np.isfinite(self.holdout))
 
     def needs_retest(self, fitness: float, retest_episodes: int) -> bool:
         """
@@ -92,26 +110,56 @@ class Champion:
         self.return_sum, self.episode_count = self._record_with(champion)
         if not self.exists:
             # A champion that broke the env on its re-test is dethroned by any finite challenger.
-            self.holdout = -np.inf
+            self._set_holdout(None)
         elif holdout is not None and holdout.champion is not None:
-            self.holdout = holdout.champion
-        # ">=", as in needs_retest: on a fixed held-out set, a champion at the best score must stay beatable.
-        if not won or (holdout is not None and not holdout.challenger >= self.holdout):
+            self._set_holdout(holdout.champion)
+        if not won or (holdout is not None and not holdout.beats(self.holdout)):
             return False
         self.return_sum, self.episode_count = float(challenger.sum()), challenger.size
-        self.holdout = -np.inf if holdout is None else holdout.challenger
+        self._set_holdout(None if holdout is None else holdout.challenger)
         return True
+
+    def _set_holdout(self, returns: np.ndarray | None) -> None:
+        """Record the champion's held-out returns; a champion that broke the env on them is beaten by any finite score."""
+        self.holdout_returns = returns
+        mean = -np.inf if returns is None else float(np.mean(returns))
+        self.holdout = mean if np.isfinite(mean) else -np.inf
 
 
 @dataclass
 class HoldoutCheck:
     """
-    The mean returns on the held-out episodes of a challenger that won its re-test, and of the champion when its
-    own was not measured yet.
+    The returns on the held-out episodes of a challenger that won its re-test, and of the champion when its own
+    were not measured yet.
 
-    :param challenger: the challenger's mean held-out return (NaN where the env gave a non-finite value)
-    :param champion: the champion's, or None when it is already in the record
+    :param challenger: the challenger's held-out returns (NaN where the env gave a non-finite value); only the
+        first episodes' when it stopped racing
+    :param champion: the champion's, or None when they are already in the record
+    :param stopped: whether the challenger stopped racing, behind the champion on the episodes it played
     """
 
-    challenger: float
-    champion: float | None = None
+    challenger: np.ndarray
+    champion: np.ndarray | None = None
+    stopped: bool = False
+
+    def beats(self, champion_mean: float) -> bool:
+        """
+        Whether the challenger played every held-out episode and scored at least ``champion_mean`` on them.
+
+        ">=", as in ``Champion.needs_retest``: on a fixed held-out set, a champion at the best score must stay beatable.
+        """
+        return not self.stopped and bool(np.mean(self.challenger) >= champion_mean)
+
+
+def keeps_racing(challenger: np.ndarray, champion: np.ndarray | None) -> bool:
+    """
+    Whether a challenger that played the first held-out episodes goes on to the next ones: it is level with or
+    ahead of the champion on those episodes (paired, as both played them), or the champion's returns are unknown
+    or broken (any finite score beats them).
+
+    :param challenger: the challenger's returns on the first ``challenger.size`` held-out episodes
+    :param champion: the champion's returns on all of them (None: unknown)
+    """
+    if champion is None or not np.all(np.isfinite(champion)):
+        return True
+    return bool(np.mean(challenger) >= np.mean(champion[: challenger.size]))

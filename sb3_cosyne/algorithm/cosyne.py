@@ -25,7 +25,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
-from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck
+from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck, keeps_racing
 from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
 from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn, tighter_cap
@@ -164,10 +164,16 @@ class CoSyNE(BaseAlgorithm):
     :param champion_episodes: fresh episodes on which a generation's best network and the champion are
         re-tested before the champion is replaced, so that a lucky episode cannot crown a network; 0 crowns
         the generation's best by its fitness alone (right for deterministic envs)
+    :param max_champion_episodes: the champion plays each re-test beside the challenger until its record holds
+        this many episodes; from then on its mean is known well enough, and a challenger's re-test is compared
+        with it alone, for half the re-test's steps. None: the champion plays every re-test
     :param holdout_episodes: held-out episodes (the same for every network, never used for fitness) on which a
         challenger that won its re-test must also beat the champion before it is crowned; their mean is logged as
         ``train/champion_holdout``. On noisy tasks it makes the network ``learn`` returns one that holds on fresh
         episodes, for the price of these episodes when a challenger wins its re-test. 0: no held-out check
+    :param holdout_blocks: play the held-out episodes in this many blocks, the challenger stopping (not crowned)
+        after a block that leaves it behind the champion on the episodes played so far: a challenger that is no
+        better then costs a fraction of the check. 1: all at once
     :param shared_starts: evaluate every network of a generation from the same start states (common random
         numbers), which makes the comparison between networks fairer on envs with random starts (not under VecEnv
         wrappers, whose lanes reset themselves)
@@ -233,6 +239,8 @@ class CoSyNE(BaseAlgorithm):
         n_eval_episodes: int = 1,
         champion_episodes: int = 3,
         holdout_episodes: int = 0,
+        holdout_blocks: int = 1,
+        max_champion_episodes: int | None = None,
         shared_starts: bool = True,
         init_scale: float = 1.0,
         normalize_obs: bool = False,
@@ -267,6 +275,15 @@ class CoSyNE(BaseAlgorithm):
         self.episode_cap_factor = _check_cap_factor(episode_cap_factor)
         self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
         self.holdout_episodes = check_int("holdout_episodes", holdout_episodes, 0)
+        self.holdout_blocks = check_int("holdout_blocks", holdout_blocks, 1)
+        if self.holdout_blocks > max(self.holdout_episodes, 1):
+            raise ValueError(
+                f"holdout_blocks={holdout_blocks} splits holdout_episodes={holdout_episodes} into empty blocks: "
+                "give at most one block per held-out episode"
+            )
+        self.max_champion_episodes = (
+            None if max_champion_episodes is None else check_int("max_champion_episodes", max_champion_episodes, 1)
+        )
         if self.episode_cap_factor is not None and not self.champion_episodes:
             raise ValueError(
                 "episode_cap_factor needs champion_episodes > 0: the champion is chosen on whole episodes, in its "
@@ -570,7 +587,7 @@ class CoSyNE(BaseAlgorithm):
             return True
         seeds = generation.rng.integers(0, _SEED_BOUND, size=(1, self.champion_episodes))
         calls = [EvaluationCall(generation.candidates[best][None], seeds, generation.obs_stats)]
-        if self.champion.exists:
+        if self.champion.exists and self._champion_replays():
             calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
         results = self._evaluate(calls, callback)
         if results[-1].aborted:
@@ -581,24 +598,37 @@ class CoSyNE(BaseAlgorithm):
             return self._holdout_check(generation, callback)
         return True
 
+    def _champion_replays(self) -> bool:
+        """Whether the champion plays the re-test: until its record holds ``max_champion_episodes`` episodes."""
+        return self.max_champion_episodes is None or self.champion.episode_count < self.max_champion_episodes
+
     def _holdout_check(self, generation: _Generation, callback: BaseCallback) -> bool:
         """
-        Run the challenger (and the champion, if its score is not known) on the held-out episodes.
+        Run the challenger on the held-out episodes, block by block (``holdout_blocks``), while it keeps level
+        with the champion on the episodes played so far; and the champion on all of them, beside the first block,
+        if its returns are not known.
 
         :return: False when a callback stopped training
         """
-        seeds = self.holdout_seeds()[None]
-        calls = [EvaluationCall(generation.candidates[generation.best][None], seeds, generation.obs_stats)]
-        if self.champion.exists and not np.isfinite(self.champion.holdout):
-            calls.append(EvaluationCall(self.champion_params()[None], seeds, self.policy.obs_stats()))
-        results = self._evaluate(calls, callback)
-        if results[-1].aborted:
-            return False
-        means = [float(result.returns.mean()) for result in results]
-        # A champion that breaks the env on the held-out episodes is beaten by any finite score.
-        champion = None if len(means) == 1 else (means[1] if np.isfinite(means[1]) else -np.inf)
-        generation.holdout = HoldoutCheck(means[0], champion)
-        generation.holdout_count = seeds.size * len(calls)
+        seeds = self.holdout_seeds()
+        challenger = generation.candidates[generation.best][None]
+        champion, measure_champion = self.champion.holdout_returns, self.champion.exists and not self.champion.holdout_known
+        check = HoldoutCheck(np.empty(0))
+        for block in np.array_split(seeds, self.holdout_blocks):
+            calls = [EvaluationCall(challenger, block[None], generation.obs_stats)]
+            if measure_champion and check.champion is None:
+                calls.append(EvaluationCall(self.champion_params()[None], seeds[None], self.policy.obs_stats()))
+            results = self._evaluate(calls, callback)
+            if results[-1].aborted:
+                return False
+            generation.holdout_count += sum(result.returns.size for result in results)
+            check.challenger = np.concatenate([check.challenger, results[0].returns[0]])
+            if len(results) > 1:
+                champion = check.champion = results[1].returns[0]
+            if not keeps_racing(check.challenger, champion):
+                check.stopped = True
+                break
+        generation.holdout = check
         return True
 
     def holdout_seeds(self) -> np.ndarray:
