@@ -72,6 +72,8 @@ def test_held_out_episodes_count_as_steps_and_evaluations():
     assert model.num_timesteps == 50 * model.num_evaluations
     # the generations' and re-tests' episodes alone would not add up to that many
     assert model.num_evaluations > model.generation * 8 + 5
+    # every episode beyond the generations' own is a re-test's or a held-out check's
+    assert model.check_timesteps == 50 * (model.num_evaluations - model.generation * 8) > 0
 
 
 def test_a_racing_challenger_stops_at_the_first_block_that_leaves_it_behind():

@@ -112,6 +112,8 @@ class _Generation:
     #: the held-out check of a challenger that won its re-test, and the number of its episodes
     holdout: HoldoutCheck | None = None
     holdout_count: int = 0
+    #: env steps of the re-tests and the held-out check
+    check_steps: int = 0
 
     @property
     def best(self) -> int:
@@ -350,6 +352,8 @@ class CoSyNE(BaseAlgorithm):
         self.obs_rms: RunningMeanStd | None = None
         #: episodes evaluated so far, champion re-tests included
         self.num_evaluations = 0
+        #: env steps spent so far on the champion's re-tests and held-out checks (the rest went to the population)
+        self.check_timesteps = 0
         #: the re-test record of the network ``predict`` uses
         self.champion = Champion()
         self._holdout_seeds: np.ndarray | None = None
@@ -592,6 +596,7 @@ class CoSyNE(BaseAlgorithm):
         results = self._evaluate(calls, callback)
         if results[-1].aborted:
             return False
+        generation.check_steps += sum(int(result.lengths.sum()) for result in results)
         generation.challenger_returns = results[0].returns[0]
         generation.champion_returns = results[1].returns[0] if len(results) > 1 else np.empty(0)
         if self.holdout_episodes and self.champion.wins_retest(generation.challenger_returns, generation.champion_returns):
@@ -622,6 +627,7 @@ class CoSyNE(BaseAlgorithm):
             if results[-1].aborted:
                 return False
             generation.holdout_count += sum(result.returns.size for result in results)
+            generation.check_steps += sum(int(result.lengths.sum()) for result in results)
             check.challenger = np.concatenate([check.challenger, results[0].returns[0]])
             if len(results) > 1:
                 champion = check.champion = results[1].returns[0]
@@ -661,6 +667,7 @@ class CoSyNE(BaseAlgorithm):
             var = np.maximum(result.obs_sq_sum / result.obs_count - mean**2, 0.0)
             self.obs_rms.update_from_moments(mean, var, result.obs_count)
         self.num_evaluations += generation.n_episodes
+        self.check_timesteps += generation.check_steps
         self._episode_cap = self._next_episode_cap(result)
         self._committed_timesteps = self.num_timesteps
         self.strategy.rng = generation.rng
@@ -678,6 +685,7 @@ class CoSyNE(BaseAlgorithm):
         finite = fitness[np.isfinite(fitness)]
         self.logger.record("train/generation", self.strategy.generation)
         self.logger.record("train/evaluations", self.num_evaluations)
+        self.logger.record("train/check_timesteps", self.check_timesteps)
         self.logger.record("train/best_fitness", self.best_fitness)
         if np.isfinite(self.champion.holdout):
             self.logger.record("train/champion_holdout", self.champion.holdout)
