@@ -32,6 +32,7 @@ __all__ = [
     "test_save_load_resume_with_the_evaluator_is_exact",
     "test_the_challenger_and_the_champion_are_re_tested_in_one_pass",
     "test_the_default_split_follows_the_evaluator_settings",
+    "test_the_training_cap_cuts_as_in_local_evaluation",
 ]
 
 
@@ -60,6 +61,15 @@ def test_same_fitness_and_champion_as_local_evaluation(evaluator, fast_path):
     assert_same_state(local, remote)
     # Callbacks see one on_step per env step, champion re-tests included, as with local evaluation.
     assert remote_record.n_calls == local_record.n_calls == remote.num_timesteps
+
+
+def test_the_training_cap_cuts_as_in_local_evaluation(evaluator):
+    kwargs = dict(pop_size=8, seed=1, episode_cap_factor=1.2, holdout_episodes=4, holdout_blocks=2)
+    local = CoSyNE("MlpPolicy", "CartPole-v1", **kwargs).learn(6000)
+    remote = CoSyNE("MlpPolicy", "CartPole-v1", evaluator=evaluator, **kwargs).learn(6000)
+    assert local._episode_cap is not None and local.check_timesteps > 0
+    assert_same_state(local, remote)
+    assert (local._episode_cap, local.check_timesteps) == (remote._episode_cap, remote.check_timesteps)
 
 
 def test_the_challenger_and_the_champion_are_re_tested_in_one_pass(evaluator, monkeypatch):
