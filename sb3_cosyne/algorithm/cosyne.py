@@ -617,7 +617,8 @@ class CoSyNE(BaseAlgorithm):
         """
         seeds = self.holdout_seeds()
         challenger = generation.candidates[generation.best][None]
-        champion, measure_champion = self.champion.holdout_returns, self.champion.exists and not self.champion.holdout_known
+        champion_returns = self.champion.holdout_returns
+        measure_champion = self.champion.exists and not self.champion.holdout_known
         check = HoldoutCheck(np.empty(0))
         for block in np.array_split(seeds, self.holdout_blocks):
             calls = [EvaluationCall(challenger, block[None], generation.obs_stats)]
@@ -630,8 +631,8 @@ class CoSyNE(BaseAlgorithm):
             generation.check_steps += sum(int(result.lengths.sum()) for result in results)
             check.challenger = np.concatenate([check.challenger, results[0].returns[0]])
             if len(results) > 1:
-                champion = check.champion = results[1].returns[0]
-            if not keeps_racing(check.challenger, champion):
+                champion_returns = check.champion = results[1].returns[0]
+            if not keeps_racing(check.challenger, champion_returns):
                 check.stopped = True
                 break
         generation.holdout = check
