@@ -13,11 +13,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 from sb3_cosyne.evaluation.evaluator import (
-    Block,
     BlockOutcome,
     EvaluationCall,
     OnBlock,
@@ -66,17 +64,9 @@ class WorkerHost(gym.Env):
         """``EvaluationWorker.set_network``, returning what it raises."""
         return self._returning_errors(self.worker.set_network, network, fast_path, max_episode_steps)
 
-    def evaluate(
-        self,
-        index: int,
-        block: Block,
-        params: np.ndarray,
-        seeds: np.ndarray,
-        obs_stats: tuple,
-        max_steps: int | None = None,
-    ) -> BlockOutcome | Exception:
-        """``EvaluationWorker.evaluate``, returning what it raises."""
-        return self._returning_errors(self.worker.evaluate, index, block, params, seeds, obs_stats, max_steps)
+    def evaluate(self, *args: Any) -> BlockOutcome | Exception:
+        """``EvaluationWorker.evaluate(*args)``, returning what it raises."""
+        return self._returning_errors(self.worker.evaluate, *args)
 
     def step(self, action):
         raise NotImplementedError("a SubprocEvaluator's worker evaluates whole tasks; it is not stepped")
