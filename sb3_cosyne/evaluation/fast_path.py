@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from sb3_cosyne.envs.cartpole import CartPoleEnv
 from sb3_cosyne.envs.classic_control import PORTS, ClassicPort
 from sb3_cosyne.evaluation.classic_rollout import ClassicEpisodes, port_rollouts
+from sb3_cosyne.evaluation.evaluator import tighter_cap
 from sb3_cosyne.evaluation.pole_rollout import normalization, run_pole_rollouts
 from sb3_cosyne.evaluation.result import EvaluationResult
 from sb3_cosyne.networks.spec import NetworkSpec
@@ -55,6 +56,7 @@ class StepLimit:
     """
 
     def __init__(self, time_limit: int | None, cap: int | None) -> None:
+        self.time_limit, self.cap = time_limit, cap
         limits = [limit for limit in (time_limit, cap) if limit is not None]
         #: the step at which episodes stop
         self.steps = min(limits) if limits else np.iinfo(np.int64).max
@@ -63,9 +65,7 @@ class StepLimit:
 
     def tightened(self, cap: int | None) -> "StepLimit":
         """This limit with a call's own episode cap on top (None: this limit)."""
-        if cap is None or cap >= self.steps:
-            return self
-        return StepLimit(None, cap)
+        return StepLimit(self.time_limit, tighter_cap(self.cap, cap))
 
     def result(self, shape: tuple, returns, lengths, count, obs_sum, obs_sq_sum) -> EvaluationResult:
         """The result of a rollout over flattened episodes, in the ``(networks, episodes)`` shape of ``seeds``."""
