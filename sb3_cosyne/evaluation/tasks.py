@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from sb3_cosyne.core.strategy import check_int
 from sb3_cosyne.evaluation.evaluator import (
@@ -80,8 +81,16 @@ class TaskEvaluator(BaseEvaluator):
             limit = f"at most max_restarts={self.max_restarts} restarts per {per}; later ones are not reported"
             warnings.warn(f"{message} ({limit})", stacklevel=3)
 
-    def evaluate(self, params, seeds, obs_stats, on_block, on_invalid, max_steps=None) -> EvaluationResult:
-        # BaseEvaluator.evaluate's contract, as a one-call pass.
+    def evaluate(
+        self,
+        params: np.ndarray,
+        seeds: np.ndarray,
+        obs_stats: tuple,
+        on_block: OnBlock,
+        on_invalid: OnInvalid,
+        max_steps: int | None = None,
+    ) -> EvaluationResult:
+        """``BaseEvaluator.evaluate``, as a pass of one call."""
         return self.evaluate_calls([EvaluationCall(params, seeds, obs_stats, max_steps)], on_block, on_invalid)[0]
 
     def _split(self, calls: list[EvaluationCall], n_workers: int) -> list[list[Block]]:
