@@ -10,6 +10,9 @@ draws (its seeds are below ``2**31 - 1``). The run records, at each check, the e
 the champion's logged held-out score (``train/champion_holdout``, if any) and its confirmation mean; and the first
 check whose confirmation reaches the threshold (``solved_at``).
 
+An entry (or ``--set``) may name rl_zoo3's ``env_wrapper``, say ``env_wrapper=sb3_cosyne.envs.FallPenalty``:
+training then plays the wrapped env (training-only reward shaping), and the checks the plain one.
+
 ``--baseline`` runs every (env, seed) a second time with other overrides (say, an entry's earlier values), side by
 side in the same run; its rows are labelled with those overrides.
 
@@ -73,6 +76,22 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
 
 
+def training_env(env_id: str, entry: dict[str, Any]):
+    """
+    The env a run trains on: the id itself, or, when the entry names rl_zoo3's ``env_wrapper`` (training-only
+    reward shaping such as ``sb3_cosyne.envs.FallPenalty``), the env with that wrapper. The checks always play the
+    env without it.
+
+    :param entry: the yml entry with the run's overrides
+    """
+    if entry.get("env_wrapper") is None:
+        return env_id
+    import gymnasium as gym
+    from rl_zoo3.utils import get_wrapper_class
+
+    return get_wrapper_class(entry)(gym.make(env_id))
+
+
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """
     One training run with its checks, in this (single-threaded) process.
@@ -86,8 +105,9 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
 
     env_id, threshold = spec["env"], THRESHOLDS[spec["env"]]
-    policy, kwargs = model_kwargs({**load_hyperparams(env_id), **spec["overrides"]})
-    model = CoSyNE(policy, env_id, seed=spec["seed"], fast_path=spec["fast_path"], **kwargs)
+    entry = {**load_hyperparams(env_id), **spec["overrides"]}
+    policy, kwargs = model_kwargs(entry)
+    model = CoSyNE(policy, training_env(env_id, entry), seed=spec["seed"], fast_path=spec["fast_path"], **kwargs)
     checks: list[dict[str, Any]] = []
     clock = {"cpu": 0.0, "start": time.process_time()}
 

@@ -357,3 +357,16 @@ def test_compare_document_wraps_a_comparison_for_render(tmp_path):
     table = render.RENDERERS["compare"](document)
     assert table.startswith("| algo | final return | reached 200 |")
     assert "| cosyne | 200.0 ± 50.0 | 1/2 |" in table and "| ppo | 100.0 ± 0.0 | 0/1 |" in table
+
+
+def test_hard_tasks_trains_on_the_entry_s_env_wrapper_and_checks_on_the_plain_env(rl_zoo3):
+    from benchmarks import hard_tasks
+    from sb3_cosyne.envs import FallPenalty
+
+    shaped = hard_tasks.training_env("BipedalWalker-v3", {"env_wrapper": {"sb3_cosyne.envs.FallPenalty": {"penalty": -5}}})
+    assert isinstance(shaped, FallPenalty) and shaped.penalty == -5.0
+    assert hard_tasks.training_env("BipedalWalker-v3", {"env_wrapper": None}) == "BipedalWalker-v3"
+    overrides = {"pop_size": 6, "env_wrapper": "sb3_cosyne.envs.FallPenalty"}
+    spec = dict(env="Acrobot-v1", seed=0, steps=1000, check_every=1000, overrides=overrides, fast_path=True)
+    record = hard_tasks.run_one(spec)
+    assert record["overrides"]["env_wrapper"] == "sb3_cosyne.envs.FallPenalty" and record["steps"] >= 1000
