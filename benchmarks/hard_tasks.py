@@ -13,6 +13,10 @@ check whose confirmation reaches the threshold (``solved_at``).
 An entry (or ``--set``) may name rl_zoo3's ``env_wrapper``, say ``env_wrapper=sb3_cosyne.envs.FallPenalty``:
 training then plays the wrapped env (training-only reward shaping), and the checks the plain one.
 
+``--workers N`` trains each run on N worker processes (a ``SubprocEvaluator``), one run after another: its records
+then also give the wall seconds (``wall_s``, checks excluded), which count what the run takes on N cores, while
+``cpu_s`` counts this process only.
+
 ``--baseline`` runs every (env, seed) a second time with other overrides (say, an entry's earlier values), side by
 side in the same run; its rows are labelled with those overrides.
 
@@ -21,10 +25,12 @@ Tune on seeds >= 1000 and report on seeds 0-4.
 Usage::
 
     python -m benchmarks.hard_tasks --envs LunarLander-v3 --seeds 1000 1001 --steps 1000000 --jobs 2 \\
-        [--set holdout_episodes=30 n_eval_episodes=5] [--baseline init_scale=1.0] [--fast-path off] [--out FILE]
+        [--set holdout_episodes=30 n_eval_episodes=5] [--baseline init_scale=1.0] [--fast-path off] [--workers 2] \\
+        [--out FILE]
 """
 
 import argparse
+import functools
 import multiprocessing
 import os
 import statistics
@@ -32,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 
@@ -76,20 +83,64 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
 
 
-def training_env(env_id: str, entry: dict[str, Any]):
+def training_env(env_id: str, wrapper: Any = None) -> gym.Env:
     """
-    The env a run trains on: the id itself, or, when the entry names rl_zoo3's ``env_wrapper`` (training-only
-    reward shaping such as ``sb3_cosyne.envs.FallPenalty``), the env with that wrapper. The checks always play the
-    env without it.
+    The env a run trains on, with the wrapper its entry names in rl_zoo3's ``env_wrapper`` key (training-only reward
+    shaping such as ``sb3_cosyne.envs.FallPenalty``). A module-level function, so that worker processes can make it.
 
-    :param entry: the yml entry with the run's overrides
+    :param wrapper: the ``env_wrapper`` value, as rl_zoo3 reads it (a dotted name, or one with keyword arguments)
     """
-    if entry.get("env_wrapper") is None:
-        return env_id
-    import gymnasium as gym
+    env = gym.make(env_id)
+    if wrapper is None:
+        return env
     from rl_zoo3.utils import get_wrapper_class
 
-    return get_wrapper_class(entry)(gym.make(env_id))
+    return get_wrapper_class({"env_wrapper": wrapper})(env)
+
+
+def make_model(spec: dict[str, Any]):
+    """
+    The run's model: the env's yml entry with the run's overrides, trained on the env with the entry's
+    ``env_wrapper`` if it names one, and with ``spec["workers"]`` worker processes (a ``SubprocEvaluator``) if more
+    than one.
+
+    :param spec: env, seed, overrides, fast_path and, optionally, workers
+    """
+    from sb3_cosyne import CoSyNE
+    from sb3_cosyne.evaluation import SubprocEvaluator
+    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
+
+    env_id = spec["env"]
+    entry = {**load_hyperparams(env_id), **spec["overrides"]}
+    policy, kwargs = model_kwargs(entry)
+    wrapper = entry.get("env_wrapper")
+    make_env = functools.partial(training_env, env_id, wrapper)
+    workers = spec.get("workers", 1)
+    evaluator = SubprocEvaluator(make_env, n_workers=workers) if workers > 1 else None
+    env = env_id if wrapper is None else make_env()
+    return CoSyNE(policy, env, seed=spec["seed"], fast_path=spec["fast_path"], evaluator=evaluator, **kwargs)
+
+
+class TrainingClock:
+    """
+    Training time, paused while the checks run: this process's CPU seconds (``cpu_s``; worker processes' not
+    included) and wall seconds (``wall_s``, which counts a run on several workers as it takes).
+    """
+
+    def __init__(self) -> None:
+        self.cpu = self.wall = 0.0
+        self.resume()
+
+    def resume(self) -> None:
+        self._cpu_start, self._wall_start = time.process_time(), time.perf_counter()
+
+    def pause(self) -> None:
+        self.cpu += time.process_time() - self._cpu_start
+        self.wall += time.perf_counter() - self._wall_start
+
+    def seconds(self) -> dict[str, float]:
+        """The paused clock's readings, as a record's fields."""
+        return {"cpu_s": round(self.cpu, 2), "wall_s": round(self.wall, 2)}
 
 
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
@@ -101,26 +152,21 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs
-
     env_id, threshold = spec["env"], THRESHOLDS[spec["env"]]
-    entry = {**load_hyperparams(env_id), **spec["overrides"]}
-    policy, kwargs = model_kwargs(entry)
-    model = CoSyNE(policy, training_env(env_id, entry), seed=spec["seed"], fast_path=spec["fast_path"], **kwargs)
+    model = make_model(spec)
     checks: list[dict[str, Any]] = []
-    clock = {"cpu": 0.0, "start": time.process_time()}
+    clock = TrainingClock()
 
     class Checks(BaseCallback):
         def _on_rollout_end(self) -> None:
             if model.num_timesteps < (len(checks) + 1) * spec["check_every"]:
                 return
-            clock["cpu"] += time.process_time() - clock["start"]
+            clock.pause()
             returns = confirm(model, env_id)
             checks.append(
                 {
                     "steps": int(model.num_timesteps),
-                    "cpu_s": round(clock["cpu"], 2),
+                    **clock.seconds(),
                     "generation": int(model.generation),
                     "check_steps": int(model.check_timesteps),
                     "holdout": float(model.champion.holdout) if np.isfinite(model.champion.holdout) else None,
@@ -129,12 +175,17 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
                     "confirm_std": float(returns.std()),
                 }
             )
-            clock["start"] = time.process_time()
+            clock.resume()
 
         def _on_step(self) -> bool:
             return True
 
-    model.learn(spec["steps"], callback=Checks())
+    try:
+        model.learn(spec["steps"], callback=Checks())
+    finally:
+        if model.evaluator is not None:
+            model.evaluator.close()
+    clock.pause()
     final = confirm(model, env_id)
     solved = next((check for check in checks if check["confirm_mean"] >= threshold), None)
     return {
@@ -144,7 +195,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "threshold": threshold,
         "steps": int(model.num_timesteps),
         "check_steps": int(model.check_timesteps),
-        "cpu_s": round(clock["cpu"] + time.process_time() - clock["start"], 2),
+        **clock.seconds(),
+        "workers": spec.get("workers", 1),
         "final_confirm_mean": float(final.mean()),
         "final_confirm_std": float(final.std()),
         "solved_at": solved,
@@ -190,6 +242,18 @@ def markdown_table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_all(specs: list[dict[str, Any]], jobs: int, workers: int):
+    """
+    The runs' records, as they finish: ``jobs`` runs at once, each in its own process, or, with ``workers`` > 1,
+    one by one in this process (a pool's processes cannot start workers of their own).
+    """
+    if workers > 1:
+        yield from map(run_one, specs)
+        return
+    with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        yield from pool.imap_unordered(run_one, specs)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=["LunarLander-v3"], choices=sorted(THRESHOLDS))
@@ -202,8 +266,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--fast-path", choices=["on", "off"], default="on", help="off: step the Python env")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one core each)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of each run (a SubprocEvaluator); runs then go one by one"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    if args.workers > 1 and args.jobs > 1:
+        parser.error("--workers > 1 runs one run at a time on its workers: leave --jobs at 1")
     overrides = parse_overrides(args.set)
     variants = [overrides] if args.baseline is None else [overrides, parse_overrides(args.baseline)]
     specs = [
@@ -214,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             "check_every": args.check_every,
             "overrides": variant,
             "fast_path": args.fast_path == "on",
+            "workers": args.workers,
         }
         for env_id in args.envs
         for variant in variants
@@ -226,17 +296,18 @@ def main(argv: list[str] | None = None) -> None:
     # Set before the workers start, so that numpy's thread pools start single-threaded; one process per run, so that
     # every run pays its own start-up.
     os.environ.update(SINGLE_THREAD_ENV)
-    with multiprocessing.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-        for record in pool.imap_unordered(run_one, specs):
-            records.append(record)
-            print(
-                f"{row_label(record)} seed {record['seed']}: final {record['final_confirm_mean']:.1f}, "
-                f"{record['steps']:,} steps, {record['cpu_s']:.0f} CPU s, solved at "
-                f"{record['solved_at']['steps'] if record['solved_at'] else 'never'}",
-                flush=True,
-            )
-            document = make_document("hard_tasks", "benchmarks.hard_tasks", args.seeds, settings, records, argv)
-            write_document(args.out, document)
+    if args.workers > 1:
+        settings["workers"] = args.workers
+    for record in run_all(specs, args.jobs, args.workers):
+        records.append(record)
+        print(
+            f"{row_label(record)} seed {record['seed']}: final {record['final_confirm_mean']:.1f}, "
+            f"{record['steps']:,} steps, {record['cpu_s']:.0f} CPU s, {record['wall_s']:.0f} wall s, solved at "
+            f"{record['solved_at']['steps'] if record['solved_at'] else 'never'}",
+            flush=True,
+        )
+        document = make_document("hard_tasks", "benchmarks.hard_tasks", args.seeds, settings, records, argv)
+        write_document(args.out, document)
     print(markdown_table(document))
 
 

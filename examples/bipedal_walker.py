@@ -10,8 +10,8 @@ in one worker process per CPU, with the same result as one process. Then the net
 the GIF films one of them, rendered with gymnasium's ``rgb_array`` mode and written with Pillow. Needs Box2D:
 ``pip install "sb3-cosyne[box2d]"``.
 
-    python examples/bipedal_walker.py --gif walker.gif            # 5,000,000 steps, about 11 CPU minutes
-    python examples/bipedal_walker.py --steps 10000000 --gif walker.gif
+    python examples/bipedal_walker.py --gif walker.gif            # the entry's 20M steps: about 45 CPU minutes
+    python examples/bipedal_walker.py --steps 5000000 --gif walker.gif
     python examples/bipedal_walker.py --quick --gif walker.gif     # a smoke run: 100-step episodes, pop 8
     python examples/bipedal_walker.py --load cosyne_bipedal_walker.zip --gif walker.gif   # no training
 """

@@ -363,10 +363,22 @@ def test_hard_tasks_trains_on_the_entry_s_env_wrapper_and_checks_on_the_plain_en
     from benchmarks import hard_tasks
     from sb3_cosyne.envs import FallPenalty
 
-    shaped = hard_tasks.training_env("BipedalWalker-v3", {"env_wrapper": {"sb3_cosyne.envs.FallPenalty": {"penalty": -5}}})
+    shaped = hard_tasks.training_env("BipedalWalker-v3", {"sb3_cosyne.envs.FallPenalty": {"penalty": -5}})
     assert isinstance(shaped, FallPenalty) and shaped.penalty == -5.0
-    assert hard_tasks.training_env("BipedalWalker-v3", {"env_wrapper": None}) == "BipedalWalker-v3"
+    assert not isinstance(hard_tasks.training_env("BipedalWalker-v3"), FallPenalty)
     overrides = {"pop_size": 6, "env_wrapper": "sb3_cosyne.envs.FallPenalty"}
-    spec = dict(env="Acrobot-v1", seed=0, steps=1000, check_every=1000, overrides=overrides, fast_path=True)
-    record = hard_tasks.run_one(spec)
-    assert record["overrides"]["env_wrapper"] == "sb3_cosyne.envs.FallPenalty" and record["steps"] >= 1000
+    spec = dict(env="Acrobot-v1", seed=0, overrides=overrides, fast_path=True)
+    assert isinstance(hard_tasks.make_model(spec).env.envs[0].env, FallPenalty)
+    assert hard_tasks.make_model({**spec, "overrides": {"pop_size": 6}}).env_id == "Acrobot-v1"
+
+
+def test_hard_tasks_runs_on_workers_with_the_result_of_one_process():
+    from benchmarks import hard_tasks
+
+    spec = dict(env="Acrobot-v1", seed=0, steps=3000, check_every=1500, overrides={"pop_size": 6}, fast_path=False)
+    alone, on_workers = hard_tasks.run_one(spec), hard_tasks.run_one({**spec, "workers": 2})
+    assert (alone["workers"], on_workers["workers"]) == (1, 2)
+    same = ("steps", "check_steps", "final_confirm_mean", "final_confirm_std")
+    assert [alone[key] for key in same] == [on_workers[key] for key in same]
+    assert [check["confirm_mean"] for check in alone["checks"]] == [check["confirm_mean"] for check in on_workers["checks"]]
+    assert on_workers["wall_s"] > 0 and len(on_workers["checks"]) >= 1
