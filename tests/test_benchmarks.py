@@ -321,6 +321,10 @@ def test_hard_tasks_table_counts_seeds_solved_on_their_confirmation():
     )
     # A baseline's runs (--baseline) get a row of their own, labelled with their overrides.
     assert "| LunarLander-v3 (n_eval_episodes=3) | 0/2 (≥ 200) | 105.0 | never | 1,000,000 | 60 | 0: 120, 1: 90 |" in table
+    # Runs on worker processes give their wall seconds: this process does not see the workers' CPU time.
+    on_workers = [{**record(0, 250.0), "workers": 2, "wall_s": 31.0}, {**record(1, 150.0), "workers": 2, "wall_s": 35.0}]
+    table = hard_tasks.markdown_table({"results": on_workers})
+    assert "| env steps | wall s on 2 workers (median) |" in table and "| 1,000,000 | 33 | 0: 250, 1: 150 |" in table
 
 
 def test_startup_table_gives_each_env_s_medians_against_the_targets():
