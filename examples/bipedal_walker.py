@@ -10,7 +10,7 @@ in one worker process per CPU, with the same result as one process. Then the net
 the GIF films one of them, rendered with gymnasium's ``rgb_array`` mode and written with Pillow. Needs Box2D:
 ``pip install "sb3-cosyne[box2d]"``.
 
-    python examples/bipedal_walker.py --gif walker.gif            # the entry's 20M steps: about 45 CPU minutes
+    python examples/bipedal_walker.py --gif walker.gif            # the entry's 20M steps: about 25 minutes on 2 cores
     python examples/bipedal_walker.py --steps 5000000 --gif walker.gif
     python examples/bipedal_walker.py --quick --gif walker.gif     # a smoke run: 100-step episodes, pop 8
     python examples/bipedal_walker.py --load cosyne_bipedal_walker.zip --gif walker.gif   # no training
@@ -87,8 +87,9 @@ def train(args: argparse.Namespace, env_kwargs: dict) -> tuple[CoSyNE, str]:
 
     :return: the model and its file
     """
-    policy, settings = model_kwargs(load_hyperparams(ENV_ID))
-    steps = args.steps or int(load_hyperparams(ENV_ID)["n_timesteps"])
+    entry = load_hyperparams(ENV_ID)
+    policy, settings = model_kwargs(entry)
+    steps = args.steps or int(entry["n_timesteps"])
     if args.quick:
         settings["pop_size"], steps = QUICK["pop_size"], QUICK["steps"]
     workers = args.workers or available_cpus()
