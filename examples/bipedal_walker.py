@@ -1,14 +1,14 @@
 """
 CoSyNE on BipedalWalker-v3 (Box2D), judged as the task defines solved, and a GIF of the returned walker.
 
-A 24-16-4 tanh network (468 weights, so 468 subpopulations) drives the walker's four joints. A walker that
-falls gets -100, one that stands still until the time limit about -10 to 0, and one that walks to the end up to
-about 300 (solved: a mean of 300 over 100 consecutive episodes). Training uses the walker's ``cosyne.yml``
-entry (its settings are explained there) and every core: a ``SubprocEvaluator`` plays the networks' episodes
-in one worker process per CPU, with the same result as one process. Then the network ``learn`` returns plays
-``--episodes`` fresh episodes deterministically (reset seeds from 2**31 on, which training never draws), and
-the GIF films one of them, rendered with gymnasium's ``rgb_array`` mode and written with Pillow. Needs Box2D:
-``pip install "sb3-cosyne[box2d]"``.
+A linear policy (24 observations to 4 outputs, squashed by tanh: 100 weights, so 100 subpopulations) drives the
+walker's four joints. A walker that falls gets -100, one that stands still until the time limit about -10 to 0,
+and one that walks to the end up to about 300 (solved: a mean of 300 over 100 consecutive episodes). Training
+uses the walker's ``cosyne.yml`` entry (its settings are explained there) and every core: a ``SubprocEvaluator``
+plays the networks' episodes in one worker process per CPU, with the same result as one process. Then the
+network ``learn`` returns plays ``--episodes`` fresh episodes deterministically (reset seeds from 2**31 on, which
+training never draws), and the GIF films one of them, rendered with gymnasium's ``rgb_array`` mode and written
+with Pillow. Needs Box2D: ``pip install "sb3-cosyne[box2d]"``.
 
     python examples/bipedal_walker.py --gif walker.gif            # the entry's 20M steps: about 25 minutes on 2 cores
     python examples/bipedal_walker.py --steps 5000000 --gif walker.gif
