@@ -227,6 +227,10 @@ class CoSyNEPolicy(BasePolicy):
 class CoSyNELinearPolicy(CoSyNEPolicy):
     """
     Linear policy (no hidden layer) evolved by CoSyNE; see :class:`CoSyNEPolicy` for the parameters.
+
+    ``net_arch`` only changes the default: a ``net_arch`` in ``policy_kwargs`` still adds hidden layers (rl_zoo3's
+    Optuna sampler tries them on linear entries), so switching a tuned entry to this policy means dropping its
+    ``net_arch`` too.
     """
 
     default_net_arch = ()
