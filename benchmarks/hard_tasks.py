@@ -34,7 +34,6 @@ import functools
 import multiprocessing
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ import yaml
 
 from benchmarks.provenance import REPO_ROOT, make_document, write_document
 from benchmarks.time_to_solve.runner import SINGLE_THREAD_ENV
+from sb3_cosyne.compare.clock import TrainingClock
 
 #: the tasks' own thresholds (gymnasium's ``reward_threshold`` where it has one)
 THRESHOLDS = {
@@ -121,26 +121,13 @@ def make_model(spec: dict[str, Any]):
     return CoSyNE(policy, env, seed=spec["seed"], fast_path=spec["fast_path"], evaluator=evaluator, **kwargs)
 
 
-class TrainingClock:
+def clock_fields(clock: TrainingClock) -> dict[str, float]:
     """
-    Training time, paused while the checks run: this process's CPU seconds (``cpu_s``; worker processes' not
-    included) and wall seconds (``wall_s``, which counts a run on several workers as it takes).
+    :param clock: a run's training clock (paused while the checks run)
+    :return: its readings as a record's fields: this process's CPU seconds (``cpu_s``; worker processes' not
+        included) and wall seconds (``wall_s``, which counts a run on several workers as it takes)
     """
-
-    def __init__(self) -> None:
-        self.cpu = self.wall = 0.0
-        self.resume()
-
-    def resume(self) -> None:
-        self._cpu_start, self._wall_start = time.process_time(), time.perf_counter()
-
-    def pause(self) -> None:
-        self.cpu += time.process_time() - self._cpu_start
-        self.wall += time.perf_counter() - self._wall_start
-
-    def seconds(self) -> dict[str, float]:
-        """The paused clock's readings, as a record's fields."""
-        return {"cpu_s": round(self.cpu, 2), "wall_s": round(self.wall, 2)}
+    return {f"{name}_s": round(seconds, 2) for name, seconds in clock.elapsed().items()}
 
 
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +143,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     model = make_model(spec)
     checks: list[dict[str, Any]] = []
     clock = TrainingClock()
+    clock.resume()
 
     class Checks(BaseCallback):
         def _on_rollout_end(self) -> None:
@@ -166,7 +154,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
             checks.append(
                 {
                     "steps": int(model.num_timesteps),
-                    **clock.seconds(),
+                    **clock_fields(clock),
                     "generation": int(model.generation),
                     "check_steps": int(model.check_timesteps),
                     "holdout": float(model.champion.holdout) if np.isfinite(model.champion.holdout) else None,
@@ -195,7 +183,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "threshold": threshold,
         "steps": int(model.num_timesteps),
         "check_steps": int(model.check_timesteps),
-        **clock.seconds(),
+        **clock_fields(clock),
         "workers": spec.get("workers", 1),
         "final_confirm_mean": float(final.mean()),
         "final_confirm_std": float(final.std()),
