@@ -7,9 +7,10 @@ Two notions of "best":
   ``best_model.zip`` whenever the evaluation's mean return is the highest so far. Wrapped in SB3's
   ``EveryNTimesteps``, it runs every ``--eval-freq`` env steps counted by ``num_timesteps``, whatever the
   number of lanes (on its own, ``eval_freq`` counts callback calls, one per batched step of all lanes).
-- ``SaveChampionCallback`` (below, 15 lines) saves ``champion.zip`` whenever CoSyNE crowns a new champion, the
-  best network by training fitness, re-tested on fresh episodes before it is crowned. It runs at the end of
-  each generation (``on_rollout_end``), so it costs no extra episodes.
+- ``SaveChampionCallback`` (below, 20 lines) saves ``champion.zip`` whenever CoSyNE crowns a new champion, the
+  best network by training fitness, re-tested on fresh episodes before it is crowned, or the champion's score
+  changes (its re-test record grows, and its mean may fall). It runs at the end of each generation
+  (``on_rollout_end``), so it costs no extra episodes.
 
 Both files load with ``CoSyNE.load``. The settings are the tuned ones for Pendulum-v1 from ``cosyne.yml``.
 
@@ -41,6 +42,7 @@ class SaveChampionCallback(BaseCallback):
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = str(path)
+        self.params: np.ndarray | None = None
         self.best_fitness = -np.inf
         self.saves = 0
 
@@ -48,9 +50,11 @@ class SaveChampionCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        # A generation has ended: the champion is the model's best_fitness network.
-        if self.model.best_fitness > self.best_fitness:
-            self.best_fitness = self.model.best_fitness
+        # A generation has ended. Compare the champion itself, not only its score: the champion's score is the mean
+        # of its re-test record, which can fall as the record grows, so a new champion may score below an old one.
+        params = self.model.champion_params()
+        if self.params is None or self.model.best_fitness != self.best_fitness or not np.array_equal(params, self.params):
+            self.params, self.best_fitness = params.copy(), self.model.best_fitness
             self.model.save(self.path)
             self.saves += 1
 
