@@ -54,7 +54,7 @@ class SaveChampionCallback(BaseCallback):
         # of its re-test record, which can fall as the record grows, so a new champion may score below an old one.
         params = self.model.champion_params()
         if self.params is None or self.model.best_fitness != self.best_fitness or not np.array_equal(params, self.params):
-            self.params, self.best_fitness = params.copy(), self.model.best_fitness
+            self.params, self.best_fitness = params, self.model.best_fitness
             self.model.save(self.path)
             self.saves += 1
 
