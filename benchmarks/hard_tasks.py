@@ -192,12 +192,14 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def row_label(record: dict[str, Any]) -> str:
+def row_label(record: dict[str, Any], where: str = "") -> str:
     """
+    :param record: a run's record
+    :param where: what to say after the env's name (e.g. " on the Python env")
     :return: the env, with the run's overrides of its entry when it has any
     """
     overrides = ", ".join(f"{key}={value}" for key, value in record["overrides"].items())
-    return f"{record['env']} ({overrides})" if overrides else record["env"]
+    return f"{record['env']}{where} ({overrides})" if overrides else f"{record['env']}{where}"
 
 
 def markdown_table(document: dict[str, Any]) -> str:
@@ -218,8 +220,10 @@ def markdown_table(document: dict[str, Any]) -> str:
         f"| env steps | {clock_title} (median) | each seed |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label in sorted({row_label(record) for record in records}):
-        runs = sorted((record for record in records if row_label(record) == label), key=lambda record: record["seed"])
+    # Fast-path runs return what the Python env would; runs without it say so, as a user's own env runs that way.
+    where = " on the Python env" if document["settings"].get("fast_path") == "off" else ""
+    for label in sorted({row_label(record, where) for record in records}):
+        runs = sorted((record for record in records if row_label(record, where) == label), key=lambda r: r["seed"])
         finals = [record["final_confirm_mean"] for record in runs]
         passing = sum(final >= runs[0]["threshold"] for final in finals)
         solved = [record["solved_at"]["steps"] for record in runs if record.get("solved_at")]

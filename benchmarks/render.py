@@ -4,7 +4,9 @@ Fill the docs' result tables from the committed results: ``python -m benchmarks.
 In ``README.md`` and ``docs/**/*.md``, everything between ``<!-- results: NAME -->`` and ``<!-- /results -->``,
 each on a line of its own, is replaced by the table rendered from ``docs/results/NAME.json`` and one line saying
 which command produced it, on which machine and when. The same NAME may appear in several files; files without
-markers are left alone. The document's ``benchmark`` field picks the renderer.
+markers are left alone. The document's ``benchmark`` field picks the renderer. A marker may name several results
+files of one benchmark, separated by spaces (``<!-- results: NAME1 NAME2 -->``): their tables become one, with the
+rows in the order of the names, and a line for each file under it.
 
 Given markdown files (``python -m benchmarks.render docs/results.md``), it renders only those.
 ``--check`` writes nothing and exits non-zero, naming the file and the marker, when a table in the docs differs
@@ -34,11 +36,14 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 #: an opening marker, and a marked block: its name and what is between the markers (with no other opening marker);
 #: markers stand on lines of their own, so that a page can quote one in running text
-OPENING = re.compile(r"^<!-- results: (?P<name>[\w.-]+) -->$", re.MULTILINE)
+NAMES = r"[\w.-]+(?: [\w.-]+)*"
+OPENING = re.compile(rf"^<!-- results: (?P<name>{NAMES}) -->$", re.MULTILINE)
 BLOCK = re.compile(
-    r"(?P<open>^<!-- results: (?P<name>[\w.-]+) -->$)(?P<body>(?:(?!^<!-- results: ).)*?)(?P<close>^<!-- /results -->$)",
+    rf"(?P<open>^<!-- results: (?P<name>{NAMES}) -->$)(?P<body>(?:(?!^<!-- results: ).)*?)(?P<close>^<!-- /results -->$)",
     re.DOTALL | re.MULTILINE,
 )
+#: the header and separator lines of a markdown table
+HEADER_LINES = 2
 #: library versions the provenance line names
 VERSIONS = ("numpy", "numba", "torch")
 
@@ -54,36 +59,61 @@ def shown(path: Path, root: Path) -> str:
     return str(path.relative_to(root) if path.is_relative_to(root) else path)
 
 
-def provenance(document: dict[str, Any], source: str) -> str:
+def measured(document: dict[str, Any], source: str) -> str:
     """
     :param document: a results document (see ``benchmarks.provenance``)
     :param source: its path, relative to the repository
-    :return: the line under a table: the file, the command, the date and the machine
+    :return: where a table comes from: the file, the command, the date and the machine
     """
     machine = document["machine"]
     versions = ", ".join(f"{name} {machine.get(name)}" for name in VERSIONS)
     return (
-        f"Rendered by `python -m benchmarks.render` from `{source}`, measured with `{document['command']}` on "
-        f"{document['date'][:10]}: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, {versions}."
+        f"`{source}`, measured with `{document['command']}` on {document['date'][:10]}: {machine['cores']} cores "
+        f"({machine['cpu']}), Python {machine['python']}, {versions}."
     )
 
 
-def render_block(name: str, results_dir: Path, root: Path) -> str:
+def load_document(name: str, results_dir: Path) -> tuple[dict[str, Any], Path]:
     """
-    :param name: the marker's name, the stem of a JSON file in ``results_dir``
+    :param name: the stem of a JSON file in ``results_dir``
     :param results_dir: folder of the results documents
-    :param root: the repository (for the path the provenance line shows)
-    :return: what goes between the markers
+    :return: the results document and its path
     :raises RenderError: when the file does not exist or names no known renderer
     """
     path = results_dir / f"{name}.json"
     if not path.exists():
         raise RenderError(f"no results file {path} for marker '<!-- results: {name} -->'")
     document = json.loads(path.read_text())
-    renderer = RENDERERS.get(document.get("benchmark"))
-    if renderer is None:
+    if document.get("benchmark") not in RENDERERS:
         raise RenderError(f"{path}: unknown benchmark {document.get('benchmark')!r}; known: {', '.join(RENDERERS)}")
-    return f"\n\n{renderer(document)}\n\n{provenance(document, shown(path, root))}\n\n"
+    return document, path
+
+
+def render_block(names: str, results_dir: Path, root: Path) -> str:
+    """
+    :param names: the marker's names, separated by spaces: stems of JSON files in ``results_dir``
+    :param results_dir: folder of the results documents
+    :param root: the repository (for the paths the provenance lines show)
+    :return: what goes between the markers
+    :raises RenderError: when a file does not exist or names no known renderer, or when several files' tables
+        cannot join (other columns, or more than one table)
+    """
+    loaded = [load_document(name, results_dir) for name in names.split()]
+    tables = [RENDERERS[document["benchmark"]](document).split("\n") for document, _ in loaded]
+    header = tables[0][:HEADER_LINES]
+    for table, (_, path) in zip(tables, loaded, strict=True):
+        if len(loaded) > 1 and (table[:HEADER_LINES] != header or not all(line.startswith("|") for line in table)):
+            raise RenderError(
+                f"{path}: its table cannot join {loaded[0][1].name}'s (other columns, or more than one table); "
+                "give it a marker of its own"
+            )
+    table = "\n".join(header + [row for table in tables for row in table[HEADER_LINES:]])
+    sources = [measured(document, shown(path, root)) for document, path in loaded]
+    if len(sources) == 1:
+        lines = f"Rendered by `python -m benchmarks.render` from {sources[0]}"
+    else:
+        lines = "Rendered by `python -m benchmarks.render`, row by row, from:\n\n" + "\n".join(f"- {s}" for s in sources)
+    return f"\n\n{table}\n\n{lines}\n\n"
 
 
 def fill(text: str, render: Callable[[str], str]) -> tuple[str, list[str]]:

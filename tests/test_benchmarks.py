@@ -273,6 +273,33 @@ def test_render_fails_on_a_marker_without_results_or_closing(docs_tree, capsys):
     assert "has no '<!-- /results -->'" in capsys.readouterr().err
 
 
+def hard_tasks_document(env, fast_path="on"):
+    """A tiny hard-tasks results document: one env, one seed."""
+    record = {
+        "env": env, "seed": 0, "overrides": {}, "threshold": -200.0, "steps": 1000, "cpu_s": 2.0,
+        "final_confirm_mean": -150.0, "solved_at": {"steps": 500},
+    }  # fmt: skip
+    document = paper_document() | {"benchmark": "hard_tasks", "command": f"python -m benchmarks.hard_tasks --envs {env}"}
+    return document | {"settings": {"fast_path": fast_path}, "results": [record]}
+
+
+def test_render_joins_the_tables_of_several_results_files_under_one_marker(docs_tree, capsys):
+    results = docs_tree / "docs" / "results"
+    (results / "one.json").write_text(json.dumps(hard_tasks_document("Pendulum-v1")))
+    (results / "two.json").write_text(json.dumps(hard_tasks_document("Acrobot-v1", fast_path="off")))
+    (docs_tree / "docs" / "page.md").write_text("<!-- results: one two -->\n<!-- /results -->\n")
+    assert render.main(["--root", str(docs_tree)]) == 0
+    page = (docs_tree / "docs" / "page.md").read_text()
+    rows = [line.split(" | ")[0] for line in page.splitlines() if line.startswith("| ")]
+    assert rows == ["| env", "| Pendulum-v1", "| Acrobot-v1 on the Python env"]  # one header, rows in marker order
+    assert "Rendered by `python -m benchmarks.render`, row by row, from:\n\n- `docs/results/one.json`, measured" in page
+    assert page.count("\n- `docs/results/") == 2 and "--envs Acrobot-v1` on 2026-01-02" in page
+    # A table with other columns cannot join: the error names the file and the fix.
+    (docs_tree / "docs" / "page.md").write_text("<!-- results: one tiny -->\n<!-- /results -->\n")
+    assert render.main(["--root", str(docs_tree)]) == 1
+    assert "tiny.json: its table cannot join one.json's" in capsys.readouterr().err
+
+
 def test_committed_result_tables_match_their_json():
     # A table in README.md or docs/ edited by hand, or results committed without rendering, fails here.
     assert render.main(["--check"]) == 0
