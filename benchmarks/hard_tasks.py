@@ -221,7 +221,7 @@ def markdown_table(document: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     # Fast-path runs return what the Python env would; runs without it say so, as a user's own env runs that way.
-    where = " on the Python env" if document["settings"].get("fast_path") == "off" else ""
+    where = " on the Python env" if document.get("settings", {}).get("fast_path") == "off" else ""
     for label in sorted({row_label(record, where) for record in records}):
         runs = sorted((record for record in records if row_label(record, where) == label), key=lambda r: r["seed"])
         finals = [record["final_confirm_mean"] for record in runs]
