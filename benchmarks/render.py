@@ -100,20 +100,20 @@ def render_block(names: str, results_dir: Path, root: Path) -> str:
     """
     loaded = [load_document(name, results_dir) for name in names.split()]
     tables = [RENDERERS[document["benchmark"]](document).split("\n") for document, _ in loaded]
+    sources = [measured(document, shown(path, root)) for document, path in loaded]
+    if len(loaded) == 1:
+        table = "\n".join(tables[0])
+        return f"\n\n{table}\n\nRendered by `python -m benchmarks.render` from {sources[0]}\n\n"
     header = tables[0][:HEADER_LINES]
     for table, (_, path) in zip(tables, loaded, strict=True):
-        if len(loaded) > 1 and (table[:HEADER_LINES] != header or not all(line.startswith("|") for line in table)):
+        if table[:HEADER_LINES] != header or not all(line.startswith("|") for line in table):
             raise RenderError(
                 f"{path}: its table cannot join {loaded[0][1].name}'s (other columns, or more than one table); "
                 "give it a marker of its own"
             )
     table = "\n".join(header + [row for table in tables for row in table[HEADER_LINES:]])
-    sources = [measured(document, shown(path, root)) for document, path in loaded]
-    if len(sources) == 1:
-        lines = f"Rendered by `python -m benchmarks.render` from {sources[0]}"
-    else:
-        lines = "Rendered by `python -m benchmarks.render`, row by row, from:\n\n" + "\n".join(f"- {s}" for s in sources)
-    return f"\n\n{table}\n\n{lines}\n\n"
+    listed = "\n".join(f"- {source}" for source in sources)
+    return f"\n\n{table}\n\nRendered by `python -m benchmarks.render`, row by row, from:\n\n{listed}\n\n"
 
 
 def fill(text: str, render: Callable[[str], str]) -> tuple[str, list[str]]:
