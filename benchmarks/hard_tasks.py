@@ -20,13 +20,17 @@ then also give the wall seconds (``wall_s``, checks excluded), which count what 
 ``--baseline`` runs every (env, seed) a second time with other overrides (say, an entry's earlier values), side by
 side in the same run; its rows are labelled with those overrides.
 
+``--save-dir DIR`` saves each run's model at the end (``DIR/ENV-seedSEED.zip``, ``...-baseline.zip`` for a baseline
+run), population and champion included: ``CoSyNE.load`` it to film the returned network, or to train it further,
+with other settings, from where a long run stalled.
+
 Tune on seeds >= 1000 and report on seeds 0-4.
 
 Usage::
 
     python -m benchmarks.hard_tasks --envs LunarLander-v3 --seeds 1000 1001 --steps 1000000 --jobs 2 \\
         [--set holdout_episodes=30 n_eval_episodes=5] [--baseline init_scale=1.0] [--fast-path off] [--workers 2] \\
-        [--out FILE]
+        [--save-dir DIR] [--out FILE]
 """
 
 import argparse
@@ -134,7 +138,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """
     One training run with its checks, in this (single-threaded) process, or on ``spec["workers"]`` worker processes.
 
-    :param spec: env, seed, steps, check_every, overrides, fast_path and, optionally, workers
+    :param spec: env, seed, steps, check_every, overrides, fast_path and, optionally, workers and save_to (where to
+        save the model at the end)
     :return: the run's record
     """
     from stable_baselines3.common.callbacks import BaseCallback
@@ -174,6 +179,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         if model.evaluator is not None:
             model.evaluator.close()
     clock.pause()
+    if spec.get("save_to"):
+        model.save(spec["save_to"])
     final = confirm(model, env_id)
     solved = next((check for check in checks if check["confirm_mean"] >= threshold), None)
     return {
@@ -237,6 +244,12 @@ def markdown_table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def model_path(save_dir: Path, env_id: str, seed: int, baseline: bool = False) -> Path:
+    """Where ``--save-dir`` saves a run's model: ``ENV-seedSEED.zip``, with ``-baseline`` for a ``--baseline`` run."""
+    name = env_id.replace("/", "_")
+    return save_dir / f"{name}-seed{seed}{'-baseline' if baseline else ''}.zip"
+
+
 def run_all(specs: list[dict[str, Any]], jobs: int, workers: int):
     """
     The runs' records, as they finish: ``jobs`` runs at once, each in its own process, or, with ``workers`` > 1,
@@ -264,10 +277,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of each run (a SubprocEvaluator); runs then go one by one"
     )
+    parser.add_argument("--save-dir", type=Path, help="save each run's model at the end in this folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.workers > 1 and args.jobs > 1:
         parser.error("--workers > 1 runs one run at a time on its workers: leave --jobs at 1")
+    if args.save_dir is not None:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
     overrides = parse_overrides(args.set)
     variants = [overrides] if args.baseline is None else [overrides, parse_overrides(args.baseline)]
     specs = [
@@ -279,9 +295,10 @@ def main(argv: list[str] | None = None) -> None:
             "overrides": variant,
             "fast_path": args.fast_path == "on",
             "workers": args.workers,
+            "save_to": None if args.save_dir is None else str(model_path(args.save_dir, env_id, seed, baseline=index > 0)),
         }
         for env_id in args.envs
-        for variant in variants
+        for index, variant in enumerate(variants)
         for seed in args.seeds
     ]
     records: list[dict[str, Any]] = []

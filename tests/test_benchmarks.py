@@ -403,6 +403,27 @@ def test_hard_tasks_trains_on_the_entry_s_env_wrapper_and_checks_on_the_plain_en
     assert hard_tasks.make_model({**spec, "overrides": {"pop_size": 6}}).env_id == "Acrobot-v1"
 
 
+def test_hard_tasks_saves_each_run_s_model_to_load_later(tmp_path, monkeypatch):
+    from benchmarks import hard_tasks
+    from sb3_cosyne import CoSyNE
+
+    # main sets single-thread variables for its runs' processes: keep them out of this process's later tests. The
+    # runs go in this process, which has the kernels compiled already, instead of a pool's.
+    monkeypatch.setattr(hard_tasks.os, "environ", dict(hard_tasks.os.environ))
+    monkeypatch.setattr(hard_tasks, "run_all", lambda specs, jobs, workers: map(hard_tasks.run_one, specs))
+    models, out = tmp_path / "models", tmp_path / "runs.json"
+    args = ["--envs", "Acrobot-v1", "--seeds", "0", "--steps", "1500", "--check-every", "9000", "--set", "pop_size=6"]
+    hard_tasks.main([*args, "--baseline", "pop_size=8", "--save-dir", str(models), "--out", str(out)])
+    records = {record["overrides"]["pop_size"]: record for record in json.loads(out.read_text())["results"]}
+    saved = CoSyNE.load(hard_tasks.model_path(models, "Acrobot-v1", 0))
+    baseline = CoSyNE.load(hard_tasks.model_path(models, "Acrobot-v1", 0, baseline=True))
+    assert sorted(path.name for path in models.iterdir()) == ["Acrobot-v1-seed0-baseline.zip", "Acrobot-v1-seed0.zip"]
+    assert (saved.pop_size, baseline.pop_size) == (6, 8)
+    # The model as training returned it: its steps, and its champion's score on the confirmation episodes.
+    assert saved.num_timesteps == records[6]["steps"]
+    assert hard_tasks.confirm(saved, "Acrobot-v1").mean() == records[6]["final_confirm_mean"]
+
+
 def test_hard_tasks_runs_on_workers_with_the_result_of_one_process():
     from benchmarks import hard_tasks
 

@@ -68,6 +68,31 @@ def test_load_with_mismatched_env_is_refused(tmp_path):
         CoSyNE.load(tmp_path / "cartpole", env=gym.make("Pendulum-v1"))
 
 
+def test_load_gives_the_saved_population_new_settings_as_sb3_models_take_a_new_learning_rate(tmp_path):
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0).learn(3000)
+    model.save(tmp_path / "model")
+    settings = dict(mutation_prob=0.0, permutation="none", stagnation=50, mutation_target="non_parents")
+    loaded = CoSyNE.load(tmp_path / "model", env=gym.make("CartPole-v1"), **settings)
+    np.testing.assert_array_equal(loaded.strategy.population, model.strategy.population)
+    assert {name: getattr(loaded.strategy, name) for name in settings} == settings
+    # Without mutation or permutation, the next generation only recombines: every weight comes from its own
+    # subpopulation. With the saved settings (mutation_prob=0.3, permutation="all") new values appear.
+    saved = model.strategy.population.copy()
+
+    def only_recombined(population: np.ndarray) -> bool:
+        return all(np.isin(row, old).all() for row, old in zip(population, saved, strict=True))
+
+    loaded.learn(1, reset_num_timesteps=False)
+    model.learn(1, reset_num_timesteps=False)
+    assert only_recombined(loaded.strategy.population) and not only_recombined(model.strategy.population)
+    with pytest.raises(ValueError, match="mutation_scale must be a finite number >= 0"):
+        CoSyNE.load(tmp_path / "model", mutation_scale=-1.0)
+    with pytest.raises(ValueError, match="pop_size=16 differs from the saved population's 8 networks"):
+        CoSyNE.load(tmp_path / "model", pop_size=16)
+    with pytest.raises(ValueError, match=r"no env to learn from .* CoSyNE.load\(path, env=env\)"):
+        CoSyNE.load(tmp_path / "model").learn(1)
+
+
 def test_loading_another_algorithms_zip_is_refused(tmp_path):
     PPO("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ppo")
     with pytest.raises(ValueError, match="saved by another algorithm"):

@@ -391,29 +391,47 @@ class CoSyNE(BaseAlgorithm):
             ).to(self.device)
         except TypeError as error:
             raise ValueError(f"invalid policy_kwargs {self.policy_kwargs}: {error}") from error
-        if self.strategy is not None and self.strategy.population.shape != (self.policy.num_params, self.pop_size):
-            raise ValueError(
-                f"the saved population has shape {self.strategy.population.shape} but the policy needs "
-                f"({self.policy.num_params}, {self.pop_size}): the save file is inconsistent"
-            )
-        if self.strategy is None:
+        if self.strategy is not None:
+            self._continue_population()
+        else:
             self.strategy = CoSyNEStrategy(
                 self.policy.num_params,
                 self.pop_size,
                 segments=self.policy.segments,
-                parent_fraction=self.parent_fraction,
-                mutation_prob=self.mutation_prob,
-                mutation_scale=self.mutation_scale,
-                mutation_target=self.mutation_target,
-                permutation=self.permutation,
                 init_scale=self.init_scale,
-                stagnation=self.stagnation,
-                burst_scale=self.burst_scale,
                 rng=np.random.default_rng(self.seed),
+                **self._strategy_hyperparameters(),
             )
             if self.normalize_obs:
                 self.obs_rms = self._bounds_prior(self.observation_space)
             self.policy.set_flat_params(self.strategy.population[:, 0])
+
+    def _strategy_hyperparameters(self) -> dict[str, Any]:
+        """The model's settings that the strategy's generations use."""
+        names = (
+            "parent_fraction", "mutation_prob", "mutation_scale", "mutation_target", "permutation", "stagnation",
+            "burst_scale",
+        )  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+    def _continue_population(self) -> None:
+        """
+        On load: check the saved population against the policy, and give the strategy the model's settings, which
+        ``load``'s keyword arguments may have changed (``CoSyNE.load(path, mutation_scale=0.1)``, as SB3 models
+        take a new ``learning_rate``).
+        """
+        saved = self.strategy.pop_size
+        if self.pop_size != saved:
+            raise ValueError(
+                f"pop_size={self.pop_size} differs from the saved population's {saved} networks: a loaded model goes on "
+                f"with its population, so load it without pop_size (or train a new model with pop_size={self.pop_size})"
+            )
+        if self.strategy.population.shape != (self.policy.num_params, self.pop_size):
+            raise ValueError(
+                f"the saved population has shape {self.strategy.population.shape} but the policy needs "
+                f"({self.policy.num_params}, {self.pop_size}): the save file is inconsistent"
+            )
+        self.strategy.set_hyperparameters(**self._strategy_hyperparameters())
 
     def _load_legacy_champion(self) -> None:
         """Models saved before the champion had a record of its own kept it in loose attributes."""
@@ -720,6 +738,11 @@ class CoSyNE(BaseAlgorithm):
         :param progress_bar: display a progress bar (tqdm and rich)
         :return: the trained model
         """
+        if self.env is None:
+            raise ValueError(
+                "this model has no env to learn from (loaded without one): pass it to load, "
+                "CoSyNE.load(path, env=env), or call model.set_env(env) before learn"
+            )
         self._resolve_evaluator()
         if self.evaluator is not None:
             self.evaluator.setup(self.policy.network, self.fast_path, self.max_episode_steps)

@@ -29,13 +29,15 @@ def check_hyperparameters(
     mutation_prob: float,
     mutation_scale: float,
     permutation: str,
-    init_scale: float,
+    init_scale: float | None = None,
     mutation_target: str = "offspring",
     stagnation: int | None = None,
     burst_scale: float = 0.05,
 ) -> int:
     """
     Validate CoSyNE's hyperparameters and return the number of parents.
+
+    :param init_scale: None once the population exists (the initial range no longer matters)
 
     :raises ValueError: naming the offending hyperparameter
     :return: the number of parents, ``int(pop_size * parent_fraction)``
@@ -45,7 +47,8 @@ def check_hyperparameters(
     for name, value in (("parent_fraction", parent_fraction), ("mutation_prob", mutation_prob)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    for name, value in (("mutation_scale", mutation_scale), ("init_scale", init_scale), ("burst_scale", burst_scale)):
+    scales = [("mutation_scale", mutation_scale), ("burst_scale", burst_scale)]
+    for name, value in scales if init_scale is None else [*scales, ("init_scale", init_scale)]:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value < np.inf:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if stagnation is not None and (
@@ -129,16 +132,14 @@ class CoSyNEStrategy:
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        self.n_parents = check_hyperparameters(
+        # The rest are checked as they are set, below.
+        check_hyperparameters(
             pop_size=pop_size,
             parent_fraction=parent_fraction,
             mutation_prob=mutation_prob,
             mutation_scale=mutation_scale,
             permutation=permutation,
             init_scale=init_scale,
-            mutation_target=mutation_target,
-            stagnation=stagnation,
-            burst_scale=burst_scale,
         )
         if isinstance(num_params, bool) or not isinstance(num_params, (int, np.integer)) or num_params < 1:
             raise ValueError(f"num_params must be a positive int, got {num_params!r}")
@@ -147,13 +148,15 @@ class CoSyNEStrategy:
             raise ValueError(f"segments must increase strictly from 0 to num_params={num_params}, got {self.segments}")
         self.num_params = int(num_params)
         self.pop_size = int(pop_size)
-        self.parent_fraction = float(parent_fraction)
-        self.mutation_prob = float(mutation_prob)
-        self.mutation_scale = float(mutation_scale)
-        self.mutation_target = mutation_target
-        self.permutation = permutation
-        self.stagnation = stagnation
-        self.burst_scale = float(burst_scale)
+        self.set_hyperparameters(
+            parent_fraction=parent_fraction,
+            mutation_prob=mutation_prob,
+            mutation_scale=mutation_scale,
+            mutation_target=mutation_target,
+            permutation=permutation,
+            stagnation=stagnation,
+            burst_scale=burst_scale,
+        )
         #: generations since the best fitness last improved
         self.stale_generations = 0
         self.rng = np.random.default_rng(seed) if rng is None else rng
@@ -165,6 +168,41 @@ class CoSyNEStrategy:
         #: best candidate ever told and its fitness
         self.best_params: np.ndarray | None = None
         self.best_fitness = -np.inf
+
+    def set_hyperparameters(
+        self,
+        *,
+        parent_fraction: float,
+        mutation_prob: float,
+        mutation_scale: float,
+        mutation_target: str,
+        permutation: str,
+        stagnation: int | None,
+        burst_scale: float,
+    ) -> None:
+        """
+        Set the hyperparameters of the generations to come (at construction, or to go on from a population with
+        other settings); the population stays as it is. The parameters are the constructor's.
+
+        :raises ValueError: naming the offending hyperparameter
+        """
+        self.n_parents = check_hyperparameters(
+            pop_size=self.pop_size,
+            parent_fraction=parent_fraction,
+            mutation_prob=mutation_prob,
+            mutation_scale=mutation_scale,
+            permutation=permutation,
+            mutation_target=mutation_target,
+            stagnation=stagnation,
+            burst_scale=burst_scale,
+        )
+        self.parent_fraction = float(parent_fraction)
+        self.mutation_prob = float(mutation_prob)
+        self.mutation_scale = float(mutation_scale)
+        self.mutation_target = mutation_target
+        self.permutation = permutation
+        self.stagnation = stagnation
+        self.burst_scale = float(burst_scale)
 
     @property
     def n_offspring(self) -> int:
