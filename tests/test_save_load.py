@@ -85,8 +85,15 @@ def test_load_gives_the_saved_population_new_settings_as_sb3_models_take_a_new_l
     loaded.learn(1, reset_num_timesteps=False)
     model.learn(1, reset_num_timesteps=False)
     assert only_recombined(loaded.strategy.population) and not only_recombined(model.strategy.population)
+    # The episodes' and the champion's settings apply from the next generation.
+    episodes = CoSyNE.load(tmp_path / "model", env=gym.make("CartPole-v1"), n_eval_episodes=2, champion_episodes=0)
+    before = episodes.num_evaluations
+    episodes.learn(1, reset_num_timesteps=False)
+    assert episodes.num_evaluations - before == 2 * 8  # no re-tests
     with pytest.raises(ValueError, match="mutation_scale must be a finite number >= 0"):
         CoSyNE.load(tmp_path / "model", mutation_scale=-1.0)
+    with pytest.raises(ValueError, match="holdout_episodes needs champion_episodes > 0"):
+        CoSyNE.load(tmp_path / "model", holdout_episodes=10, champion_episodes=0)
     with pytest.raises(ValueError, match="pop_size=16 differs from the saved population's 8 networks"):
         CoSyNE.load(tmp_path / "model", pop_size=16)
     with pytest.raises(ValueError, match=r"no env to learn from .* CoSyNE.load\(path, env=env\)"):

@@ -272,30 +272,14 @@ class CoSyNE(BaseAlgorithm):
             stagnation=stagnation,
             burst_scale=burst_scale,
         )
-        self.n_eval_episodes = check_int("n_eval_episodes", n_eval_episodes, 1)
-        self.max_episode_steps = None if max_episode_steps is None else check_int("max_episode_steps", max_episode_steps, 1)
-        self.episode_cap_factor = _check_cap_factor(episode_cap_factor)
-        self.champion_episodes = check_int("champion_episodes", champion_episodes, 0)
-        self.holdout_episodes = check_int("holdout_episodes", holdout_episodes, 0)
-        self.holdout_blocks = check_int("holdout_blocks", holdout_blocks, 1)
-        if self.holdout_blocks > max(self.holdout_episodes, 1):
-            raise ValueError(
-                f"holdout_blocks={holdout_blocks} splits holdout_episodes={holdout_episodes} into empty blocks: "
-                "give at most one block per held-out episode"
-            )
-        self.max_champion_episodes = (
-            None if max_champion_episodes is None else check_int("max_champion_episodes", max_champion_episodes, 1)
-        )
-        if self.episode_cap_factor is not None and not self.champion_episodes:
-            raise ValueError(
-                "episode_cap_factor needs champion_episodes > 0: the champion is chosen on whole episodes, in its "
-                "re-tests, while the cap makes the fitness of cut networks a lower bound"
-            )
-        if self.holdout_episodes and not self.champion_episodes:
-            raise ValueError(
-                "holdout_episodes needs champion_episodes > 0: the held-out check follows a challenger's re-test "
-                "(champion_episodes=0 crowns by fitness alone, for deterministic envs)"
-            )
+        self.n_eval_episodes = n_eval_episodes
+        self.max_episode_steps = max_episode_steps
+        self.episode_cap_factor = episode_cap_factor
+        self.champion_episodes = champion_episodes
+        self.holdout_episodes = holdout_episodes
+        self.holdout_blocks = holdout_blocks
+        self.max_champion_episodes = max_champion_episodes
+        self._check_episode_settings()
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
@@ -366,6 +350,38 @@ class CoSyNE(BaseAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
+    def _check_episode_settings(self) -> None:
+        """
+        Check the settings of the generations' episodes and the champion's checks (also those ``load`` was given),
+        storing them as plain ints and floats.
+
+        :raises ValueError: naming the offending setting
+        """
+        self.n_eval_episodes = check_int("n_eval_episodes", self.n_eval_episodes, 1)
+        if self.max_episode_steps is not None:
+            self.max_episode_steps = check_int("max_episode_steps", self.max_episode_steps, 1)
+        self.episode_cap_factor = _check_cap_factor(self.episode_cap_factor)
+        self.champion_episodes = check_int("champion_episodes", self.champion_episodes, 0)
+        self.holdout_episodes = check_int("holdout_episodes", self.holdout_episodes, 0)
+        self.holdout_blocks = check_int("holdout_blocks", self.holdout_blocks, 1)
+        if self.holdout_blocks > max(self.holdout_episodes, 1):
+            raise ValueError(
+                f"holdout_blocks={self.holdout_blocks} splits holdout_episodes={self.holdout_episodes} into empty "
+                "blocks: give at most one block per held-out episode"
+            )
+        if self.max_champion_episodes is not None:
+            self.max_champion_episodes = check_int("max_champion_episodes", self.max_champion_episodes, 1)
+        if self.episode_cap_factor is not None and not self.champion_episodes:
+            raise ValueError(
+                "episode_cap_factor needs champion_episodes > 0: the champion is chosen on whole episodes, in its "
+                "re-tests, while the cap makes the fitness of cut networks a lower bound"
+            )
+        if self.holdout_episodes and not self.champion_episodes:
+            raise ValueError(
+                "holdout_episodes needs champion_episodes > 0: the held-out check follows a challenger's re-test "
+                "(champion_episodes=0 crowns by fitness alone, for deterministic envs)"
+            )
+
     def _resolve_evaluator(self) -> None:
         """Check the evaluator, making the one ``"auto"`` stands for (also when given to ``load``)."""
         if isinstance(self.evaluator, str):
@@ -432,6 +448,7 @@ class CoSyNE(BaseAlgorithm):
                 f"({self.policy.num_params}, {self.pop_size}): the save file is inconsistent"
             )
         self.strategy.set_hyperparameters(**self._strategy_hyperparameters())
+        self._check_episode_settings()
 
     def _load_legacy_champion(self) -> None:
         """Models saved before the champion had a record of its own kept it in loose attributes."""
