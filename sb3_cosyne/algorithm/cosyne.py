@@ -203,7 +203,8 @@ class CoSyNE(BaseAlgorithm):
         as ``train/episode_cap``, the episodes it cut as ``train/capped_episodes``. Must be above 1 (at 1 the cap
         could only shrink). None: no cap
     :param stagnation: after this many generations without a better network, replace the population by a burst
-        mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does
+        mutation around the best one (Gomez's reference code, not the paper's Algorithm 2); None never does. Both
+        go by the networks' fitness in a generation: on noisy tasks the best is often a lucky one, not the champion
     :param burst_scale: scale of the burst mutation's Cauchy noise
     :param evaluator: where the networks' episodes run; None: on the lanes of ``env``; ``"auto"``: in worker
         processes on every CPU this process may use when there are several and the env is stepped in Python
