@@ -44,6 +44,18 @@ _SEED_BOUND = 2**31 - 1
 _HOLDOUT_STREAM = 1
 
 
+#: the model's settings that its strategy holds too (``CoSyNEStrategy.set_hyperparameters``' parameters)
+_STRATEGY_SETTINGS = (
+    "parent_fraction",
+    "mutation_prob",
+    "mutation_scale",
+    "mutation_target",
+    "permutation",
+    "stagnation",
+    "burst_scale",
+)
+
+
 def _auto_evaluator(env_id: str | None, env: VecEnv, fast_path: bool) -> BaseEvaluator | None:
     """
     What ``evaluator="auto"`` chooses: a ``SubprocEvaluator`` on every CPU this process may use, where that pays
@@ -425,11 +437,7 @@ class CoSyNE(BaseAlgorithm):
 
     def _strategy_hyperparameters(self) -> dict[str, Any]:
         """The model's settings that the strategy's generations use."""
-        names = (
-            "parent_fraction", "mutation_prob", "mutation_scale", "mutation_target", "permutation", "stagnation",
-            "burst_scale",
-        )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in _STRATEGY_SETTINGS}
 
     def _continue_population(self) -> None:
         """

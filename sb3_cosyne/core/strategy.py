@@ -48,7 +48,9 @@ def check_hyperparameters(
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     scales = [("mutation_scale", mutation_scale), ("burst_scale", burst_scale)]
-    for name, value in scales if init_scale is None else [*scales, ("init_scale", init_scale)]:
+    if init_scale is not None:
+        scales.append(("init_scale", init_scale))
+    for name, value in scales:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value < np.inf:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if stagnation is not None and (
