@@ -1,6 +1,7 @@
 """
 Episode caps: an env whose episodes never end cannot hang ``learn`` (``max_episode_steps`` cuts them, with a warning),
-and ``episode_cap_factor`` cuts training episodes at a multiple of the previous generation's mean length.
+a cap below the env's time limit trains on the first steps of every episode, and ``episode_cap_factor`` cuts training
+episodes at a multiple of the previous generation's mean length.
 """
 
 import math
@@ -67,6 +68,26 @@ def test_an_env_time_limit_at_the_cap_is_not_a_cut():
         warnings.simplefilter("error")
         model = CoSyNE("MlpPolicy", "Pendulum-v1", pop_size=8, seed=0, max_episode_steps=200).learn(2000)
     assert {info["l"] for info in model.ep_info_buffer} == {200}
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_cap_below_the_env_time_limit_cuts_every_episode_of_learn_without_a_warning(fast_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = CoSyNE(
+            "MlpPolicy",
+            "Pendulum-v1",
+            pop_size=8,
+            seed=0,
+            max_episode_steps=140,
+            champion_episodes=2,
+            holdout_episodes=4,
+            fast_path=fast_path,
+        ).learn(4000)
+    # Population, re-tests and held-out check alike: every episode is the 200-step task's first 140 steps.
+    assert model.check_timesteps > 0
+    assert {info["l"] for info in model.ep_info_buffer} == {140}
+    assert model.num_timesteps == 140 * model.num_evaluations
 
 
 def test_max_episode_steps_is_checked():

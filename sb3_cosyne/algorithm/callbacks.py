@@ -128,7 +128,7 @@ class StepReporter:
         return self.callback.on_step()
 
     def on_cut(self, n_episodes: int) -> None:
-        """Episodes reached the model's ``max_episode_steps`` without ending and were cut: warn once per model."""
+        """Episodes of an env without a time limit reached ``max_episode_steps`` and were cut: warn once per model."""
         if not self.model._warned_cut:
             self.model._warned_cut = True
             warnings.warn(

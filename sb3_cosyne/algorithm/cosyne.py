@@ -206,8 +206,10 @@ class CoSyNE(BaseAlgorithm):
         times the policy's parameters reach ``TORCH_MIN_LANE_PARAMS`` (:mod:`sb3_cosyne.networks.torch_forward`),
         Numba otherwise. The torch forward turns the compiled fast path off
     :param max_episode_steps: the episode cap: an episode that has not ended after this many steps is cut there,
-        with a warning, so that an env whose episodes never end (no ``TimeLimit``) cannot hang ``learn``; an env's
-        own time limit usually ends episodes first. None: no cap
+        so that an env whose episodes never end cannot hang ``learn`` (cuts in an env without gymnasium's
+        ``TimeLimit`` are warned about). Below the env's own time limit it makes ``learn`` play only the first
+        steps of every episode, re-tests and held-out check included, for tasks whose return is decided early
+        (Pendulum's swing-up); ``predict`` and other evaluations are not cut. None: no cap
     :param episode_cap_factor: cut a generation's episodes at this multiple of the previous generation's mean
         episode length (estool's cap), for envs where hovering or standing still burns steps for nothing. The
         re-tests and the held-out check play whole episodes, and a generation's best network is re-tested whenever
@@ -360,6 +362,8 @@ class CoSyNE(BaseAlgorithm):
         self._committed_timesteps = 0
         self._warned_invalid = False
         self._warned_cut = False
+        #: whether every lane of the env has gymnasium's TimeLimit (then the cap's cuts are chosen, not warned about)
+        self._env_time_limited = False
         if _init_setup_model:
             self._setup_model()
 
@@ -565,8 +569,9 @@ class CoSyNE(BaseAlgorithm):
         for call, result in zip(calls, results, strict=False):
             infos = final_infos(result)
             self._update_info_buffer(infos, dones=np.ones(len(infos), dtype=bool))
-            # The training cap cuts episodes on purpose (logged by the generation); the model's cap warns.
-            if result.cut_episodes and not self._below_model_cap(call.max_steps):
+            # The training cap cuts episodes on purpose (logged by the generation), and so does the model's cap
+            # below the env's own time limit; the model's cap warns where episodes would never end.
+            if result.cut_episodes and not self._env_time_limited and not self._below_model_cap(call.max_steps):
                 steps.on_cut(result.cut_episodes)
         return results
 
@@ -776,6 +781,7 @@ class CoSyNE(BaseAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         self._committed_timesteps = self.num_timesteps
+        self._env_time_limited = all(self.env.env_is_wrapped(gym.wrappers.TimeLimit))
         self._torch_forward = (
             TorchForward(self.policy.network, self.env.num_envs, self.device)
             if use_torch_forward(self.batched_forward, self.device, self.policy.num_params, self.env.num_envs)
