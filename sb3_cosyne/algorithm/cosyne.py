@@ -523,7 +523,9 @@ class CoSyNE(BaseAlgorithm):
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_compiled_rollout", "_torch_forward", "evaluator", "_owns_evaluator"]
+        # What learn derives from the env (or is given at run time) is not the model's to save.
+        runtime = ["_compiled_rollout", "_torch_forward", "_env_time_limited", "evaluator", "_owns_evaluator"]
+        return [*super()._excluded_save_params(), *runtime]
 
     @staticmethod
     def _bounds_prior(observation_space: spaces.Box) -> RunningMeanStd:
