@@ -75,17 +75,21 @@ class TrackerCallback(BaseCallback):
 def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     """
     CoSyNE with its tuned hyperparameters from ``sb3_cosyne/hyperparams/cosyne.yml`` (defaults where the env has none),
-    on the env id, so that it picks its compiled path where the env has one.
+    on the env id, so that it picks its compiled path where the env has one, or on the entry's ``n_envs`` lanes.
 
     :param env_id: gymnasium id
     :param seed: run seed
     :return: the model
     """
     from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import tuned_or_default
+    from sb3_cosyne.hyperparams import load_hyperparams, training_env, tuned_or_default
 
     policy, kwargs = tuned_or_default(env_id)
-    return CoSyNE(policy, env_id, seed=seed, verbose=0, **kwargs)
+    try:
+        env = training_env(env_id, load_hyperparams(env_id))
+    except KeyError:
+        env = env_id
+    return CoSyNE(policy, env, seed=seed, verbose=0, **kwargs)
 
 
 def build_model(algo: str, env_id: str, seed: int, scratch: Path) -> BaseAlgorithm:

@@ -68,6 +68,24 @@ def model_kwargs(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return entry.get("policy", "MlpPolicy"), kwargs
 
 
+def training_env(env_id: str, entry: dict[str, Any]) -> Any:
+    """
+    The env a yml entry trains on: the id itself, which ``CoSyNE`` makes into one env, or, where the entry sets
+    ``n_envs``, a ``DummyVecEnv`` of that many lanes as rl_zoo3 makes it, but without a render mode (with
+    ``rgb_array``, SB3's default, LunarLander simulates its decorative exhaust particles at every step).
+
+    :param env_id: gymnasium id of the env
+    :param entry: its yml entry (see :func:`load_hyperparams`)
+    :return: the id, or the VecEnv
+    """
+    n_envs = entry.get("n_envs", 1)
+    if n_envs == 1:
+        return env_id
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return make_vec_env(env_id, n_envs=n_envs, env_kwargs=dict(render_mode=None))
+
+
 def tuned_or_default(env_id: str) -> tuple[str, dict[str, Any]]:
     """
     The policy and constructor keyword arguments of the tuned entry of ``env_id`` in the package's ``cosyne.yml``,
