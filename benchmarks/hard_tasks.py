@@ -112,7 +112,7 @@ def make_model(spec: dict[str, Any]):
     """
     from sb3_cosyne import CoSyNE
     from sb3_cosyne.evaluation import SubprocEvaluator
-    from sb3_cosyne.hyperparams import load_hyperparams, model_kwargs, training_env
+    from sb3_cosyne.hyperparams import entry_env, load_hyperparams, model_kwargs
 
     env_id = spec["env"]
     entry = {**load_hyperparams(env_id), **spec["overrides"]}
@@ -121,7 +121,7 @@ def make_model(spec: dict[str, Any]):
     make_env = functools.partial(training_env, env_id, wrapper)
     workers = spec.get("workers", 1)
     evaluator = SubprocEvaluator(make_env, n_workers=workers) if workers > 1 else None
-    env = training_env(env_id, entry) if wrapper is None else make_env()
+    env = entry_env(env_id, entry) if wrapper is None else make_env()
     return CoSyNE(policy, env, seed=spec["seed"], fast_path=spec["fast_path"], evaluator=evaluator, **kwargs)
 
 

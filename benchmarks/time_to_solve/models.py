@@ -82,11 +82,11 @@ def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     :return: the model
     """
     from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import load_hyperparams, training_env, tuned_or_default
+    from sb3_cosyne.hyperparams import entry_env, load_hyperparams, tuned_or_default
 
     policy, kwargs = tuned_or_default(env_id)
     try:
-        env = training_env(env_id, load_hyperparams(env_id))
+        env = entry_env(env_id, load_hyperparams(env_id))
     except KeyError:
         env = env_id
     return CoSyNE(policy, env, seed=seed, verbose=0, **kwargs)

@@ -68,7 +68,7 @@ def model_kwargs(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return entry.get("policy", "MlpPolicy"), kwargs
 
 
-def training_env(env_id: str, entry: dict[str, Any]) -> Any:
+def entry_env(env_id: str, entry: dict[str, Any]) -> Any:
     """
     The env a yml entry trains on: the id itself, which ``CoSyNE`` makes into one env, or, where the entry sets
     ``n_envs``, a ``DummyVecEnv`` of that many lanes as rl_zoo3 makes it, but without a render mode (with
