@@ -82,14 +82,14 @@ def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     :return: the model
     """
     from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import entry_env, load_hyperparams, tuned_or_default
+    from sb3_cosyne.hyperparams import entry_env, load_hyperparams, model_kwargs
 
-    policy, kwargs = tuned_or_default(env_id)
     try:
-        env = entry_env(env_id, load_hyperparams(env_id))
+        entry = load_hyperparams(env_id)
     except KeyError:
-        env = env_id
-    return CoSyNE(policy, env, seed=seed, verbose=0, **kwargs)
+        entry = {}  # CoSyNE's defaults, on the env id
+    policy, kwargs = model_kwargs(entry)
+    return CoSyNE(policy, entry_env(env_id, entry), seed=seed, verbose=0, **kwargs)
 
 
 def build_model(algo: str, env_id: str, seed: int, scratch: Path) -> BaseAlgorithm:
