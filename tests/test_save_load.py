@@ -62,6 +62,17 @@ def test_resume_from_save_is_exact(tmp_path, permutation, act_key):
     np.testing.assert_array_equal(resumed.predict(observations)[0], whole.predict(observations)[0])
 
 
+def test_load_takes_an_env_id_as_the_constructor_does(tmp_path):
+    kwargs = dict(pop_size=8, seed=5, fast_path=False)
+    CoSyNE("MlpPolicy", "Pendulum-v1", **kwargs).learn(1000).save(tmp_path / "half")
+    resumed = CoSyNE.load(tmp_path / "half", env="Pendulum-v1").learn(1000, reset_num_timesteps=False)
+    whole = CoSyNE("MlpPolicy", "Pendulum-v1", **kwargs).learn(resumed.num_timesteps)
+    assert_same_state(resumed, whole)
+    assert resumed.env_id == "Pendulum-v1" and resumed.env.envs[0].unwrapped.render_mode is None
+    with pytest.raises(ValueError, match="Observation spaces do not match"):
+        CoSyNE.load(tmp_path / "half", env="CartPole-v1")
+
+
 def test_load_with_mismatched_env_is_refused(tmp_path):
     CoSyNE("MlpPolicy", "CartPole-v1", pop_size=8, seed=0).save(tmp_path / "cartpole")
     with pytest.raises(ValueError, match="Observation spaces do not match"):

@@ -514,13 +514,21 @@ class CoSyNE(BaseAlgorithm):
         """
         Load a model saved by :meth:`save`; see ``BaseAlgorithm.load`` for the parameters.
 
+        :param env: the env to go on learning in: an env, a VecEnv or, as at construction, a gymnasium id (made
+            without a render mode, and the id ``evaluator="auto"`` then gives its workers)
         :raises ValueError: when the file is not a complete CoSyNE save (truncated, corrupt, another algorithm's)
             or its spaces do not match ``env``'s
         """
+        env_id = env if isinstance(env, str) else None
+        if env_id is not None:
+            env = gym.make(env_id)
         try:
-            return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+            model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
         except (AssertionError, KeyError, EOFError, json.JSONDecodeError, pickle.UnpicklingError, RuntimeError) as error:
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
+        if env_id is not None:
+            model.env_id = env_id
+        return model
 
     def _excluded_save_params(self) -> list[str]:
         # What learn derives from the env (or is given at run time) is not the model's to save.
