@@ -22,7 +22,9 @@ side in the same run; its rows are labelled with those overrides.
 
 ``--save-dir DIR`` saves each run's model at the end (``DIR/ENV-seedSEED.zip``, ``...-baseline.zip`` for a baseline
 run), population and champion included: ``CoSyNE.load`` it to film the returned network, or to train it further,
-with other settings, from where a long run stalled.
+with other settings, from where a long run stalled. ``--load-dir DIR`` does that: each run goes on from its model
+saved in DIR for ``--steps`` more env steps, the ``--set`` overrides applied as ``CoSyNE.load`` applies them (the
+search's, the episodes' and the champion's settings), checked every ``--check-every`` steps from where it was saved.
 
 Tune on seeds >= 1000 and report on seeds 0-4.
 
@@ -30,7 +32,7 @@ Usage::
 
     python -m benchmarks.hard_tasks --envs LunarLander-v3 --seeds 1000 1001 --steps 1000000 --jobs 2 \\
         [--set holdout_episodes=30 n_eval_episodes=5] [--baseline init_scale=1.0] [--fast-path off] [--workers 2] \\
-        [--save-dir DIR] [--out FILE]
+        [--save-dir DIR] [--load-dir DIR] [--out FILE]
 """
 
 import argparse
@@ -108,7 +110,8 @@ def make_model(spec: dict[str, Any]):
     ``env_wrapper`` if it names one, and with ``spec["workers"]`` worker processes (a ``SubprocEvaluator``) if more
     than one.
 
-    :param spec: env, seed, overrides, fast_path and, optionally, workers
+    :param spec: env, seed, overrides, fast_path and, optionally, workers and load_from (a saved model to go on
+        from, with the overrides as ``load``'s keyword arguments)
     """
     from sb3_cosyne import CoSyNE
     from sb3_cosyne.evaluation import SubprocEvaluator
@@ -122,6 +125,9 @@ def make_model(spec: dict[str, Any]):
     workers = spec.get("workers", 1)
     evaluator = SubprocEvaluator(make_env, n_workers=workers) if workers > 1 else None
     env = entry_env(env_id, entry) if wrapper is None else make_env()
+    if spec.get("load_from"):
+        _, overrides = model_kwargs(spec["overrides"])
+        return CoSyNE.load(spec["load_from"], env=env, fast_path=spec["fast_path"], evaluator=evaluator, **overrides)
     return CoSyNE(policy, env, seed=spec["seed"], fast_path=spec["fast_path"], evaluator=evaluator, **kwargs)
 
 
@@ -138,21 +144,22 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """
     One training run with its checks, in this (single-threaded) process, or on ``spec["workers"]`` worker processes.
 
-    :param spec: env, seed, steps, check_every, overrides, fast_path and, optionally, workers and save_to (where to
-        save the model at the end)
+    :param spec: env, seed, steps, check_every, overrides, fast_path and, optionally, workers, save_to (where to
+        save the model at the end) and load_from (a saved model to go on from)
     :return: the run's record
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
     env_id, threshold = spec["env"], THRESHOLDS[spec["env"]]
     model = make_model(spec)
+    start = model.num_timesteps
     checks: list[dict[str, Any]] = []
     clock = TrainingClock()
     clock.resume()
 
     class Checks(BaseCallback):
         def _on_rollout_end(self) -> None:
-            if model.num_timesteps < (len(checks) + 1) * spec["check_every"]:
+            if model.num_timesteps - start < (len(checks) + 1) * spec["check_every"]:
                 return
             clock.pause()
             returns = confirm(model, env_id)
@@ -174,7 +181,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
             return True
 
     try:
-        model.learn(spec["steps"], callback=Checks())
+        model.learn(spec["steps"], callback=Checks(), reset_num_timesteps=not spec.get("load_from"))
     finally:
         if model.evaluator is not None:
             model.evaluator.close()
@@ -187,6 +194,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "env": env_id,
         "seed": spec["seed"],
         "overrides": spec["overrides"],
+        **({"loaded_from": spec["load_from"], "start_steps": int(start)} if spec.get("load_from") else {}),
         "threshold": threshold,
         "steps": int(model.num_timesteps),
         "check_steps": int(model.check_timesteps),
@@ -278,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         "--workers", type=int, default=1, help="worker processes of each run (a SubprocEvaluator); runs then go one by one"
     )
     parser.add_argument("--save-dir", type=Path, help="save each run's model at the end in this folder")
+    parser.add_argument(
+        "--load-dir", type=Path, help="go on from each run's model saved (--save-dir) in this folder, --steps more"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.workers > 1 and args.jobs > 1:
@@ -296,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             "fast_path": args.fast_path == "on",
             "workers": args.workers,
             "save_to": None if args.save_dir is None else str(model_path(args.save_dir, env_id, seed, baseline=index > 0)),
+            "load_from": None if args.load_dir is None else str(model_path(args.load_dir, env_id, seed, baseline=index > 0)),
         }
         for env_id in args.envs
         for index, variant in enumerate(variants)
@@ -305,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = {"steps": args.steps, "check_every": args.check_every, "overrides": overrides, "fast_path": args.fast_path}
     if args.baseline is not None:
         settings["baseline"] = variants[1]
+    if args.load_dir is not None:
+        settings["load_dir"] = str(args.load_dir)
     # Set before the workers start, so that numpy's thread pools start single-threaded; one process per run, so that
     # every run pays its own start-up.
     os.environ.update(SINGLE_THREAD_ENV)

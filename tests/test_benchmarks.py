@@ -424,6 +424,32 @@ def test_hard_tasks_saves_each_run_s_model_to_load_later(tmp_path, monkeypatch):
     assert hard_tasks.confirm(saved, "Acrobot-v1").mean() == records[6]["final_confirm_mean"]
 
 
+def test_hard_tasks_goes_on_from_saved_models_with_new_settings(tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    from benchmarks import hard_tasks
+    from sb3_cosyne import CoSyNE
+
+    monkeypatch.setattr(hard_tasks.os, "environ", dict(hard_tasks.os.environ))
+    monkeypatch.setattr(hard_tasks, "run_all", lambda specs, jobs, workers: map(hard_tasks.run_one, specs))
+    models, out = tmp_path / "models", tmp_path / "runs.json"
+    args = ["--envs", "Acrobot-v1", "--seeds", "0", "--set", "pop_size=6"]
+    hard_tasks.main([*args, "--steps", "1500", "--check-every", "9000", "--save-dir", str(models), "--out", str(out)])
+    saved = hard_tasks.model_path(models, "Acrobot-v1", 0)
+    start = CoSyNE.load(saved).num_timesteps
+    more = ["--steps", "6000", "--check-every", "3000", "--load-dir", str(models), "--out", str(out)]
+    hard_tasks.main(["--envs", "Acrobot-v1", "--seeds", "0", "--set", "mutation_scale=0.1", *more])
+    (record,) = json.loads(out.read_text())["results"]
+    assert (record["start_steps"], record["loaded_from"]) == (start, str(saved))
+    # Checks count from where the run was saved (a generation plays at least 3000 steps here).
+    assert [check["steps"] - start >= 3000 * (i + 1) for i, check in enumerate(record["checks"])] == [True, True]
+    by_hand = CoSyNE.load(saved, env=gym.make("Acrobot-v1"), mutation_scale=0.1)
+    assert by_hand.mutation_scale == 0.1 and by_hand.pop_size == 6
+    by_hand.learn(6000, reset_num_timesteps=False)
+    assert record["steps"] == by_hand.num_timesteps
+    assert record["final_confirm_mean"] == hard_tasks.confirm(by_hand, "Acrobot-v1").mean()
+
+
 def test_hard_tasks_runs_on_workers_with_the_result_of_one_process():
     from benchmarks import hard_tasks
 
