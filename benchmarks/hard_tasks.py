@@ -119,7 +119,6 @@ def make_model(spec: dict[str, Any]):
 
     env_id = spec["env"]
     entry = {**load_hyperparams(env_id), **spec["overrides"]}
-    policy, kwargs = model_kwargs(entry)
     wrapper = entry.get("env_wrapper")
     make_env = functools.partial(training_env, env_id, wrapper)
     workers = spec.get("workers", 1)
@@ -128,6 +127,7 @@ def make_model(spec: dict[str, Any]):
     if spec.get("load_from"):
         _, overrides = model_kwargs(spec["overrides"])
         return CoSyNE.load(spec["load_from"], env=env, fast_path=spec["fast_path"], evaluator=evaluator, **overrides)
+    policy, kwargs = model_kwargs(entry)
     return CoSyNE(policy, env, seed=spec["seed"], fast_path=spec["fast_path"], evaluator=evaluator, **kwargs)
 
 

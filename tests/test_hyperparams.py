@@ -7,7 +7,14 @@ import yaml
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE
-from sb3_cosyne.hyperparams import DEFAULT_PATH, entry_env, load_hyperparams, model_kwargs, tuned_or_default
+from sb3_cosyne.hyperparams import (
+    DEFAULT_PATH,
+    entry_env,
+    load_hyperparams,
+    model_kwargs,
+    tuned_entry,
+    tuned_or_default,
+)
 
 ENTRIES = sorted(yaml.safe_load(DEFAULT_PATH.read_text()))
 
@@ -46,6 +53,7 @@ def test_missing_env_lists_the_available_ones():
 def test_tuned_or_default_falls_back_to_the_defaults():
     assert tuned_or_default("CartPole-v1") == model_kwargs(load_hyperparams("CartPole-v1"))
     assert tuned_or_default("FrozenLake-v1") == ("MlpPolicy", {})
+    assert tuned_entry("FrozenLake-v1") == {} and tuned_entry("CartPole-v1") == load_hyperparams("CartPole-v1")
 
 
 def test_an_entry_s_n_envs_makes_that_many_lanes_without_a_render_mode():

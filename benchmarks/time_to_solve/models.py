@@ -82,12 +82,9 @@ def build_cosyne(env_id: str, seed: int) -> BaseAlgorithm:
     :return: the model
     """
     from sb3_cosyne import CoSyNE
-    from sb3_cosyne.hyperparams import entry_env, load_hyperparams, model_kwargs
+    from sb3_cosyne.hyperparams import entry_env, model_kwargs, tuned_entry
 
-    try:
-        entry = load_hyperparams(env_id)
-    except KeyError:
-        entry = {}  # CoSyNE's defaults, on the env id
+    entry = tuned_entry(env_id)
     policy, kwargs = model_kwargs(entry)
     return CoSyNE(policy, entry_env(env_id, entry), seed=seed, verbose=0, **kwargs)
 

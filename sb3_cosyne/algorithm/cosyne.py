@@ -56,6 +56,15 @@ _STRATEGY_SETTINGS = (
 )
 
 
+def _make_if_id(env: GymEnv | str | None) -> GymEnv | None:
+    """The env, made from its gymnasium id if given one, as the constructor and ``load`` take it."""
+    if not isinstance(env, str):
+        return env
+    # SB3 would make it with render_mode="rgb_array", which has LunarLander simulate its decorative exhaust
+    # particles: 3-4 times the cost of a step, for nothing during training.
+    return gym.make(env)
+
+
 def _auto_evaluator(env_id: str | None, env: VecEnv, fast_path: bool) -> BaseEvaluator | None:
     """
     What ``evaluator="auto"`` chooses: a ``SubprocEvaluator`` on every CPU this process may use, where that pays
@@ -300,11 +309,8 @@ class CoSyNE(BaseAlgorithm):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
         #: the gymnasium id the env was made from (None: given as an env), from which evaluator="auto" makes workers
         self.env_id = env if isinstance(env, str) else None
+        env = _make_if_id(env)
         if env is not None:
-            if isinstance(env, str):
-                # SB3 would make it with render_mode="rgb_array", which has LunarLander simulate its decorative
-                # exhaust particles: 3-4 times the cost of a step, for nothing during training.
-                env = gym.make(env)
             # Check the spaces before SB3 does, so the error names the space and what is supported.
             check_spaces(env.observation_space, env.action_space)
         super().__init__(
@@ -520,10 +526,8 @@ class CoSyNE(BaseAlgorithm):
             or its spaces do not match ``env``'s
         """
         env_id = env if isinstance(env, str) else None
-        if env_id is not None:
-            env = gym.make(env_id)
         try:
-            model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+            model = super().load(path, _make_if_id(env), device, custom_objects, print_system_info, force_reset, **kwargs)
         except (AssertionError, KeyError, EOFError, json.JSONDecodeError, pickle.UnpicklingError, RuntimeError) as error:
             raise ValueError(f"cannot load {path} as a CoSyNE model: {type(error).__name__}: {error}") from error
         if env_id is not None:

@@ -86,6 +86,20 @@ def entry_env(env_id: str, entry: dict[str, Any]) -> Any:
     return make_vec_env(env_id, n_envs=n_envs, env_kwargs=dict(render_mode=None))
 
 
+def tuned_entry(env_id: str) -> dict[str, Any]:
+    """
+    The tuned entry of ``env_id`` in the package's ``cosyne.yml``, or an empty one (CoSyNE's defaults, one env)
+    when it has none.
+
+    :param env_id: gymnasium id of the env
+    :return: the entry
+    """
+    try:
+        return load_hyperparams(env_id)
+    except KeyError:
+        return {}
+
+
 def tuned_or_default(env_id: str) -> tuple[str, dict[str, Any]]:
     """
     The policy and constructor keyword arguments of the tuned entry of ``env_id`` in the package's ``cosyne.yml``,
@@ -94,7 +108,4 @@ def tuned_or_default(env_id: str) -> tuple[str, dict[str, Any]]:
     :param env_id: gymnasium id of the env
     :return: the policy and the constructor keyword arguments
     """
-    try:
-        return model_kwargs(load_hyperparams(env_id))
-    except KeyError:
-        return "MlpPolicy", {}
+    return model_kwargs(tuned_entry(env_id))
