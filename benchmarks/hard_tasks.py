@@ -46,6 +46,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import yaml
+from stable_baselines3.common.callbacks import BaseCallback
 
 from benchmarks.provenance import REPO_ROOT, make_document, write_document
 from benchmarks.time_to_solve.runner import SINGLE_THREAD_ENV
@@ -140,6 +141,49 @@ def clock_fields(clock: TrainingClock) -> dict[str, float]:
     return {f"{name}_s": round(seconds, 2) for name, seconds in clock.elapsed().items()}
 
 
+class ConfirmationChecks(BaseCallback):
+    """
+    Plays the confirmation episodes with the champion at the end of the first generation that crosses every
+    ``check_every`` env steps after ``start``, with the training clock paused, and keeps a record of each check.
+
+    :param env_id: the env whose confirmation episodes the champion plays (the plain env, no training wrapper)
+    :param check_every: env steps between checks
+    :param start: the model's env steps when this run began (a loaded model's steps so far)
+    :param clock: the run's training clock
+    """
+
+    def __init__(self, env_id: str, check_every: int, start: int, clock: TrainingClock):
+        super().__init__()
+        self.env_id, self.check_every, self.start, self.clock = env_id, check_every, start, clock
+        #: one record per check, in order
+        self.records: list[dict[str, Any]] = []
+
+    def _on_rollout_end(self) -> None:
+        if self.model.num_timesteps - self.start < (len(self.records) + 1) * self.check_every:
+            return
+        self.clock.pause()
+        returns = confirm(self.model, self.env_id)
+        self.records.append(
+            {**self.champion_fields(), "confirm_mean": float(returns.mean()), "confirm_std": float(returns.std())}
+        )
+        self.clock.resume()
+
+    def champion_fields(self) -> dict[str, Any]:
+        """Where training stands at a check: steps, clock, generation, and the champion's logged scores."""
+        model = self.model
+        return {
+            "steps": int(model.num_timesteps),
+            **clock_fields(self.clock),
+            "generation": int(model.generation),
+            "check_steps": int(model.check_timesteps),
+            "holdout": float(model.champion.holdout) if np.isfinite(model.champion.holdout) else None,
+            "retest_mean": float(model.best_fitness),
+        }
+
+    def _on_step(self) -> bool:
+        return True
+
+
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """
     One training run with its checks, in this (single-threaded) process, or on ``spec["workers"]`` worker processes.
@@ -148,40 +192,14 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         save the model at the end) and load_from (a saved model to go on from)
     :return: the run's record
     """
-    from stable_baselines3.common.callbacks import BaseCallback
-
     env_id, threshold = spec["env"], THRESHOLDS[spec["env"]]
     model = make_model(spec)
     start = model.num_timesteps
-    checks: list[dict[str, Any]] = []
     clock = TrainingClock()
     clock.resume()
-
-    class Checks(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            if model.num_timesteps - start < (len(checks) + 1) * spec["check_every"]:
-                return
-            clock.pause()
-            returns = confirm(model, env_id)
-            checks.append(
-                {
-                    "steps": int(model.num_timesteps),
-                    **clock_fields(clock),
-                    "generation": int(model.generation),
-                    "check_steps": int(model.check_timesteps),
-                    "holdout": float(model.champion.holdout) if np.isfinite(model.champion.holdout) else None,
-                    "retest_mean": float(model.best_fitness),
-                    "confirm_mean": float(returns.mean()),
-                    "confirm_std": float(returns.std()),
-                }
-            )
-            clock.resume()
-
-        def _on_step(self) -> bool:
-            return True
-
+    checks = ConfirmationChecks(env_id, spec["check_every"], start, clock)
     try:
-        model.learn(spec["steps"], callback=Checks(), reset_num_timesteps=not spec.get("load_from"))
+        model.learn(spec["steps"], callback=checks, reset_num_timesteps=not spec.get("load_from"))
     finally:
         if model.evaluator is not None:
             model.evaluator.close()
@@ -189,7 +207,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("save_to"):
         model.save(spec["save_to"])
     final = confirm(model, env_id)
-    solved = next((check for check in checks if check["confirm_mean"] >= threshold), None)
+    solved = next((check for check in checks.records if check["confirm_mean"] >= threshold), None)
     return {
         "env": env_id,
         "seed": spec["seed"],
@@ -203,7 +221,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "final_confirm_mean": float(final.mean()),
         "final_confirm_std": float(final.std()),
         "solved_at": solved,
-        "checks": checks,
+        "checks": checks.records,
     }
 
 
