@@ -6,7 +6,8 @@ each on a line of its own, is replaced by the table rendered from ``docs/results
 which command produced it, on which machine and when. The same NAME may appear in several files; files without
 markers are left alone. The document's ``benchmark`` field picks the renderer. A marker may name several results
 files of one benchmark, separated by spaces (``<!-- results: NAME1 NAME2 -->``): their tables become one, with the
-rows in the order of the names, and a line for each file under it.
+rows in the order of the names, then whatever else each file renders (another table), and a line for each file under
+it.
 
 Given markdown files (``python -m benchmarks.render docs/results.md``), it renders only those.
 ``--check`` writes nothing and exits non-zero, naming the file and the marker, when a table in the docs differs
@@ -89,31 +90,42 @@ def load_document(name: str, results_dir: Path) -> tuple[dict[str, Any], Path]:
     return document, path
 
 
+def split_table(rendered: str) -> tuple[list[str], str]:
+    """
+    :param rendered: a renderer's markdown
+    :return: its leading table's lines, and what follows the table (say, a second table), stripped
+    """
+    lines = rendered.split("\n")
+    end = next((index for index, line in enumerate(lines) if not line.startswith("|")), len(lines))
+    return lines[:end], "\n".join(lines[end:]).strip()
+
+
 def render_block(names: str, results_dir: Path, root: Path) -> str:
     """
     :param names: the marker's names, separated by spaces: stems of JSON files in ``results_dir``
     :param results_dir: folder of the results documents
     :param root: the repository (for the paths the provenance lines show)
-    :return: what goes between the markers
-    :raises RenderError: when a file does not exist or names no known renderer, or when several files' tables
-        cannot join (other columns, or more than one table)
+    :return: what goes between the markers: for several files, their leading tables joined into one (rows in the
+        order of the names), then what else each renders (such as ``time_to_solve``'s cold-cache table), in order
+    :raises RenderError: when a file does not exist or names no known renderer, or when several files' leading
+        tables cannot join (other columns)
     """
     loaded = [load_document(name, results_dir) for name in names.split()]
-    tables = [RENDERERS[document["benchmark"]](document).split("\n") for document, _ in loaded]
+    rendered = [RENDERERS[document["benchmark"]](document) for document, _ in loaded]
     sources = [measured(document, shown(path, root)) for document, path in loaded]
     if len(loaded) == 1:
-        table = "\n".join(tables[0])
-        return f"\n\n{table}\n\nRendered by `python -m benchmarks.render` from {sources[0]}\n\n"
-    header = tables[0][:HEADER_LINES]
-    for table, (_, path) in zip(tables, loaded, strict=True):
-        if table[:HEADER_LINES] != header or not all(line.startswith("|") for line in table):
+        return f"\n\n{rendered[0]}\n\nRendered by `python -m benchmarks.render` from {sources[0]}\n\n"
+    parts = [split_table(text) for text in rendered]
+    header = parts[0][0][:HEADER_LINES]
+    for (table, _), (_, path) in zip(parts, loaded, strict=True):
+        if table[:HEADER_LINES] != header:
             raise RenderError(
-                f"{path}: its table cannot join {loaded[0][1].name}'s (other columns, or more than one table); "
-                "give it a marker of its own"
+                f"{path}: its table cannot join {loaded[0][1].name}'s (other columns); give it a marker of its own"
             )
-    table = "\n".join(header + [row for table in tables for row in table[HEADER_LINES:]])
+    table = "\n".join(header + [row for table, _ in parts for row in table[HEADER_LINES:]])
+    after = "".join(f"\n\n{rest}" for _, rest in parts if rest)
     listed = "\n".join(f"- {source}" for source in sources)
-    return f"\n\n{table}\n\nRendered by `python -m benchmarks.render`, row by row, from:\n\n{listed}\n\n"
+    return f"\n\n{table}{after}\n\nRendered by `python -m benchmarks.render`, row by row, from:\n\n{listed}\n\n"
 
 
 def fill(text: str, render: Callable[[str], str]) -> tuple[str, list[str]]:

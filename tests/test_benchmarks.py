@@ -300,6 +300,32 @@ def test_render_joins_the_tables_of_several_results_files_under_one_marker(docs_
     assert "tiny.json: its table cannot join one.json's" in capsys.readouterr().err
 
 
+def test_render_joins_leading_tables_and_keeps_what_follows_each(docs_tree, monkeypatch):
+    # A renderer may add more after its table (time_to_solve's cold-cache table): that follows the joined table.
+    results = docs_tree / "docs" / "results"
+    for name, env in (("one", "Pendulum-v1"), ("two", "Acrobot-v1")):
+        (results / f"{name}.json").write_text(json.dumps(hard_tasks_document(env)))
+    table = render.RENDERERS["hard_tasks"]
+    second = "Then:\n\n| first env |\n|---|\n| {} |"
+    monkeypatch.setitem(
+        render.RENDERERS, "hard_tasks", lambda doc: f"{table(doc)}\n\n{second.format(doc['results'][0]['env'])}"
+    )
+    (docs_tree / "docs" / "page.md").write_text("<!-- results: one two -->\n<!-- /results -->\n")
+    assert render.main(["--root", str(docs_tree)]) == 0
+    page = (docs_tree / "docs" / "page.md").read_text()
+    joined = page.split("\n\n")[1].splitlines()
+    assert [line.split(" | ")[0] for line in joined] == [
+        "| env",
+        "|---|---|---|---|---|---|---|",
+        "| Pendulum-v1",
+        "| Acrobot-v1",
+    ]
+    assert "| Acrobot-v1 |" in page.split("Then:")[0]
+    assert page.count("Then:") == 2 and page.index("| Pendulum-v1 |\n\n") < page.index("| Acrobot-v1 |\n\n") < page.index(
+        "Rendered by"
+    )
+
+
 def test_committed_result_tables_match_their_json():
     # A table in README.md or docs/ edited by hand, or results committed without rendering, fails here.
     assert render.main(["--check"]) == 0
