@@ -3,7 +3,8 @@ CoSyNE on LunarLander-v3 (Box2D), its networks' episodes spread over several env
 
 Each lane of the VecEnv runs its own network (a lane whose episode ends takes the next network), so
 ``--n-envs 4 --subproc`` evaluates four networks at a time on four cores; the result does not depend on the
-number of lanes. The settings are the tuned ones from ``sb3_cosyne/hyperparams/cosyne.yml``. Needs Box2D:
+number of lanes, up to rounding (the tuned settings normalise observations, whose statistics the lanes sum in
+another order). The settings are the tuned ones from ``sb3_cosyne/hyperparams/cosyne.yml``. Needs Box2D:
 ``pip install "sb3-cosyne[box2d]"``.
 
     python examples/lunar_lander.py                          # 2,000,000 steps, about 6 CPU minutes

@@ -321,9 +321,8 @@ def test_render_joins_leading_tables_and_keeps_what_follows_each(docs_tree, monk
         "| Acrobot-v1",
     ]
     assert "| Acrobot-v1 |" in page.split("Then:")[0]
-    assert page.count("Then:") == 2 and page.index("| Pendulum-v1 |\n\n") < page.index("| Acrobot-v1 |\n\n") < page.index(
-        "Rendered by"
-    )
+    assert page.count("Then:") == 2
+    assert page.index("| Pendulum-v1 |\n\n") < page.index("| Acrobot-v1 |\n\n") < page.index("Rendered by")
 
 
 def test_committed_result_tables_match_their_json():
