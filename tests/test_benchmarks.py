@@ -1,6 +1,7 @@
 """The scaling and training-speed benchmarks: what they measure holds together, whatever the timings."""
 
 import json
+import math
 import sys
 
 import gymnasium as gym
@@ -156,6 +157,45 @@ def test_time_to_solve_published_table_gives_medians_of_solved_seeds_and_speed_u
     # CoSyNE's median of its solved seeds is 2 CPU s, PPO's 10: a speed-up of 5.
     assert lines[4] == "|  |  |  | ppo | 3/3 | 60 | 10 | 500.0 | 5.00 |"
     assert lines[-1] == "| CartPole-v1 | 0 | 20 | 1 | 20 | 1 | 0.1 | 0.1 |"
+
+
+def test_time_to_solve_tables_name_the_final_episodes_the_runs_were_scored_on():
+    runs = [{**tts_run(algo, 0, True, 2.0, 100, 480.0), "final_episodes": 100} for algo in ("cosyne", "ppo")]
+    document = {"seeds": [0], "settings": {"envs": ["CartPole-v1"], "algos": ["cosyne", "ppo"]}, "results": runs}
+    assert "| median 100-episode return |" in report.published_table(document).splitlines()[0]
+    # Runs recorded before --final-episodes existed were scored on 50.
+    markdown = report.report(["CartPole-v1"], ["cosyne"], [0], [tts_run("cosyne", 0, True, 2.0, 100, 480.0)], confirm=True)
+    assert "| median 50-episode return |" in markdown and "and 50 fresh episodes (seeds 20000+i) confirm it" in markdown
+    with pytest.raises(ValueError, match=r"different numbers of final episodes \[50, 100\]"):
+        report.published_table({**document, "results": [*runs, tts_run("ppo", 1, True, 2.0, 100, 480.0)], "seeds": [0, 1]})
+
+
+def test_time_to_solve_resume_keeps_only_runs_measured_under_the_same_criterion(tmp_path, capsys):
+    out = tmp_path / "tts.json"
+    runs = [tts_run("cosyne", 0, True, 2.0), {**tts_run("ppo", 0, True, 2.0), "confirm": True, "final_episodes": 100}]
+    out.write_text(json.dumps({"results": runs}))
+    kept = runner.load_runs(out, {"max_cpu": 5.0, "confirm": True, "final_episodes": 100})
+    assert [run["algo"] for run in kept] == ["ppo"]
+    assert "dropping 1 runs measured with another --max-cpu, --confirm, --final-episodes" in capsys.readouterr().err
+    # A run recorded before --confirm and --final-episodes existed was measured without --confirm, on 50 episodes.
+    assert runner.load_runs(out, {"max_cpu": 5.0, "confirm": False, "final_episodes": 50}) == runs[:1]
+
+
+def test_time_to_solve_tracker_scores_a_passing_policy_on_the_final_episodes():
+    tracker = tracking.Tracker("Acrobot-v1", max_cpu=60.0, confirm=True, final_episodes=3)
+    tracker.clock.resume()
+    played = []
+
+    def policy(obs, episode_start):
+        played.append(episode_start)
+        return 0  # Acrobot's every step costs -1: fails the 10-episode check
+
+    tracker.check(tracker.eval_every, lambda: policy)
+    assert sum(played) == 10 and tracker.best_eval50 == -math.inf
+    tracker.threshold = -math.inf  # now every 10-episode check passes: the final episodes score it
+    with pytest.raises(tracking.Solved):
+        tracker.check(2 * tracker.eval_every, lambda: policy)
+    assert sum(played) == 10 + 10 + 3 and tracker.solution["steps"] == 2 * tracker.eval_every
 
 
 def test_time_to_solve_tracker_stops_out_of_time_and_records_failed_evaluations():

@@ -9,7 +9,7 @@ import benchmarks.time_to_solve as package
 from benchmarks.provenance import make_document, write_document
 from benchmarks.time_to_solve.report import report
 from benchmarks.time_to_solve.runner import load_runs, make_specs, run_key, run_specs, warm_up
-from benchmarks.time_to_solve.tasks import ALGOS, COMPARISON_ENVS, THRESHOLDS, schedule
+from benchmarks.time_to_solve.tasks import ALGOS, COMPARISON_ENVS, FINAL_EPISODES, THRESHOLDS, schedule
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,12 +36,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, help="write the tables here")
     parser.add_argument("--cold", action="store_true", help="also one CoSyNE run per env with an empty Numba cache")
     parser.add_argument("--resume", action="store_true", help="skip runs already in --out")
-    parser.add_argument("--confirm", action="store_true", help="solved only once 50 fresh episodes confirm the threshold")
+    parser.add_argument("--confirm", action="store_true", help="solved only once the final episodes confirm the threshold")
+    parser.add_argument(
+        "--final-episodes",
+        type=int,
+        default=FINAL_EPISODES,
+        help="fresh episodes that score a passing policy (and confirm it with --confirm); 100 is the tasks' own test",
+    )
     parser.add_argument("--summary", action="store_true", help="one table per algorithm with a row per env")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resume and args.out is None:
         parser.error("--resume needs --out")
+    if args.final_episodes < 1:
+        parser.error(f"--final-episodes must be at least 1, got {args.final_episodes}")
     return args
 
 
@@ -57,7 +65,7 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "jobs": args.jobs,
         "cold": args.cold,
         "confirm": args.confirm,
-        "evaluation": schedule(),
+        "evaluation": schedule(args.final_episodes),
     }
 
 
@@ -75,9 +83,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         worker_main(args.worker)
         return []
     seeds = list(range(args.seeds))
-    runs = load_runs(args.out, args.max_cpu, args.confirm) if args.resume else []
+    criterion = {"max_cpu": args.max_cpu, "confirm": args.confirm, "final_episodes": args.final_episodes}
+    runs = load_runs(args.out, criterion) if args.resume else []
     done = {run_key(run) for run in runs}
-    specs = make_specs(args.envs, args.algos, seeds, {"max_cpu": args.max_cpu, "confirm": args.confirm}, args.cold)
+    specs = make_specs(args.envs, args.algos, seeds, criterion, args.cold)
     specs = [spec for spec in specs if run_key(spec) not in done]
     warm_up(specs)
 

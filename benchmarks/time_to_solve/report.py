@@ -8,7 +8,7 @@ Medians are over solved seeds only; a seed that hits the step budget or the CPU 
 import statistics
 from typing import Any
 
-from benchmarks.time_to_solve.tasks import EVAL_FRACTION, EVAL_FRACTIONS, EVAL_SEED, FINAL_SEED
+from benchmarks.time_to_solve.tasks import EVAL_FRACTION, EVAL_FRACTIONS, EVAL_SEED, FINAL_EPISODES, FINAL_SEED
 
 Run = dict[str, Any]
 
@@ -52,6 +52,17 @@ def speed_up(algo: str, runs: list[Run], cosyne_cpu: float | None) -> float | No
     return cpu / cosyne_cpu if algo != "cosyne" and cpu is not None and cosyne_cpu else None
 
 
+def final_episodes_of(runs: list[Run]) -> int:
+    """
+    :param runs: run records measured under one criterion
+    :return: the fresh episodes that scored their passing policies (50 for runs recorded before ``--final-episodes``)
+    """
+    counts = {run.get("final_episodes", FINAL_EPISODES) for run in runs}
+    if len(counts) > 1:
+        raise ValueError(f"runs scored on different numbers of final episodes {sorted(counts)}: report them apart")
+    return counts.pop() if counts else FINAL_EPISODES
+
+
 def by_algo(algos: list[str], runs: list[Run]) -> dict[str, list[Run]]:
     """
     :param algos: algorithms in order
@@ -73,7 +84,8 @@ def env_table(algos: list[str], runs: list[Run]) -> list[str]:
     groups = by_algo(algos, runs)
     cosyne_cpu = median_of(groups.get("cosyne", []), "cpu_s")
     lines = [
-        "| algo | solved | median CPU s | median wall s | median steps | median 50-episode return | CoSyNE speed-up |",
+        "| algo | solved | median CPU s | median wall s | median steps "
+        f"| median {final_episodes_of(runs)}-episode return | CoSyNE speed-up |",
         "|---|---|---|---|---|---|---|",
     ]
     for algo, algo_runs in groups.items():
@@ -125,7 +137,7 @@ def cold_table(envs: list[str], runs: list[Run]) -> list[str]:
 def unsolved_summary(runs: list[Run]) -> str:
     """
     :param runs: the runs of one algorithm on one env
-    :return: for each unsolved run, its best 10-episode / 50-episode means, steps run and CPU seconds
+    :return: for each unsolved run, its best 10-episode / final-episode means, steps run and CPU seconds
     """
     unsolved = ", ".join(
         f"{fmt(run['eval10'], '.1f')} / {fmt(run['eval50'], '.1f')} ({run['steps_run']:,}, {run['cpu_run_s']:.3g})"
@@ -145,8 +157,8 @@ def summary_table(envs: list[str], algo: str, runs: list[Run]) -> list[str]:
     :return: the table's lines
     """
     lines = [
-        "| env | threshold | step budget | CPU cap s | solved | median CPU s | median wall s | median steps "
-        "| median final return | unsolved seeds: best 10-episode / 50-episode mean (steps run, CPU s) |",
+        "| env | threshold | step budget | CPU cap s | solved | median CPU s | median wall s | median steps | median final "
+        f"return | unsolved seeds: best 10-episode / {final_episodes_of(runs)}-episode mean (steps run, CPU s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id in envs:
@@ -163,9 +175,10 @@ def summary_table(envs: list[str], algo: str, runs: list[Run]) -> list[str]:
     return lines
 
 
-def criterion(confirm: bool) -> str:
+def criterion(confirm: bool, final_episodes: int = FINAL_EPISODES) -> str:
     """
     :param confirm: whether the runs were measured with ``--confirm``
+    :param final_episodes: the fresh episodes that scored the passing policies
     :return: what "solved" means, in words
     """
     schedule = (
@@ -175,10 +188,10 @@ def criterion(confirm: bool) -> str:
     )
     if confirm:
         return (
-            f"{schedule} and 50 fresh episodes (seeds {FINAL_SEED}+i) confirm it; until they do, training goes on. "
-            "The final return is that 50-episode mean"
+            f"{schedule} and {final_episodes} fresh episodes (seeds {FINAL_SEED}+i) confirm it; until they do, training "
+            f"goes on. The final return is that {final_episodes}-episode mean"
         )
-    return f"{schedule}; the 50-episode return (seeds {FINAL_SEED}+i) scores that same policy"
+    return f"{schedule}; the {final_episodes}-episode return (seeds {FINAL_SEED}+i) scores that same policy"
 
 
 def warm_runs(runs: list[Run], algos: list[str], seeds: list[int]) -> list[Run]:
@@ -230,8 +243,9 @@ def report(
         *tables(envs, algos, warm_runs(runs, algos, seeds), summary),
         "Medians are over solved seeds only; a seed that hits the step budget or the CPU cap counts as not solved "
         "and is left out of the medians (not counted at the cap). CoSyNE speed-up = peer median CPU s / CoSyNE median "
-        f"CPU s (> 1: CoSyNE is faster), shown when both solved at least one seed. {criterion(confirm)}. The pole-balancing "
-        "envs start from one state: there a single episode of 100,000 steps is the whole evaluation.",
+        "CPU s (> 1: CoSyNE is faster), shown when both solved at least one seed. "
+        f"{criterion(confirm, final_episodes_of(runs))}. The pole-balancing envs start from one state: there a single "
+        "episode of 100,000 steps is the whole evaluation.",
     ]
     if any(run["cold"] for run in runs):
         sections.append(section("### CoSyNE first run (empty Numba cache) vs warm cache, same seed", cold_table(envs, runs)))
@@ -262,8 +276,9 @@ def published_rows(env_id: str, algos: list[str], runs: list[Run]) -> list[str]:
 def published_table(document: dict[str, Any]) -> str:
     """
     The table the docs publish: per env and algorithm, the seeds solved, the median env steps and CPU seconds to
-    solve, the median 50-episode return of the solving policies, and CoSyNE's speed-up over each peer (the peer's
-    median CPU seconds over CoSyNE's); then, if the document has cold-cache runs, the cold-cache table.
+    solve, the median return of the solving policies on the final episodes (50, or ``--final-episodes``), and
+    CoSyNE's speed-up over each peer (the peer's median CPU seconds over CoSyNE's); then, if the document has
+    cold-cache runs, the cold-cache table.
 
     :param document: the results document written by ``python -m benchmarks.time_to_solve --out``
     :return: markdown
@@ -272,7 +287,7 @@ def published_table(document: dict[str, Any]) -> str:
     warm = warm_runs(runs, settings["algos"], document["seeds"])
     lines = [
         "| env | threshold | step budget | algo | seeds solved | median env steps | median CPU s "
-        "| median 50-episode return | CoSyNE speed-up (peer CPU s / CoSyNE CPU s) |",
+        f"| median {final_episodes_of(warm)}-episode return | CoSyNE speed-up (peer CPU s / CoSyNE CPU s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id in settings["envs"]:

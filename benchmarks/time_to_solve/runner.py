@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from benchmarks.time_to_solve.tasks import REPO_ROOT
+from benchmarks.time_to_solve.tasks import FINAL_EPISODES, REPO_ROOT
 
 # numpy wheels use OpenBLAS, hence OPENBLAS_NUM_THREADS on top of the OpenMP/MKL/Numba variables;
 # hiding GPUs keeps every algorithm on the same single CPU core.
@@ -29,7 +29,7 @@ def make_specs(envs: list[str], algos: list[str], seeds: list[int], base: dict[s
     :param envs: env ids
     :param algos: algorithms
     :param seeds: seeds of the warm-cache runs
-    :param base: what every spec shares (``max_cpu``, ``confirm``)
+    :param base: what every spec shares (``max_cpu``, ``confirm``, ``final_episodes``)
     :param cold: add one CoSyNE run per env with an empty Numba cache (on the first seed)
     :return: the run specs
     """
@@ -119,21 +119,25 @@ def run_specs(specs: list[dict[str, Any]], jobs: int, on_result: Callable[[dict[
     return failures
 
 
-def load_runs(path: Path, max_cpu: float, confirm: bool) -> list[dict[str, Any]]:
+#: what a run recorded before its criterion had these fields
+CRITERION_DEFAULTS = {"confirm": False, "final_episodes": FINAL_EPISODES}
+
+
+def load_runs(path: Path, criterion: dict[str, Any]) -> list[dict[str, Any]]:
     """
     Runs from a previous invocation; those measured under another CPU cap or solved criterion are dropped
     (they would be rerun).
 
     :param path: results document written by ``--out`` (or a bare list of runs, as earlier versions wrote)
-    :param max_cpu: current CPU cap
-    :param confirm: current ``--confirm``
+    :param criterion: the current ``max_cpu``, ``confirm`` and ``final_episodes``
     :return: runs to keep
     """
     if not path.exists():
         return []
     saved = json.loads(path.read_text())
     runs = saved if isinstance(saved, list) else saved["results"]
-    kept = [run for run in runs if run["max_cpu"] == max_cpu and run.get("confirm", False) == confirm]
+    kept = [run for run in runs if all(run.get(key, CRITERION_DEFAULTS.get(key)) == value for key, value in criterion.items())]
     if len(kept) < len(runs):
-        print(f"--resume: dropping {len(runs) - len(kept)} runs measured with another --max-cpu or --confirm", file=sys.stderr)
+        flags = ", ".join(f"--{key.replace('_', '-')}" for key in criterion)
+        print(f"--resume: dropping {len(runs) - len(kept)} runs measured with another {flags}", file=sys.stderr)
     return kept

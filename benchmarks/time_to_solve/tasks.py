@@ -47,8 +47,9 @@ def eval_every(env_id: str) -> int:
     return max(1, round(BUDGETS[env_id] * EVAL_FRACTIONS.get(env_id, EVAL_FRACTION)))
 
 
-def schedule() -> dict[str, object]:
+def schedule(final_episodes: int = FINAL_EPISODES) -> dict[str, object]:
     """
+    :param final_episodes: the fresh episodes that score a passing policy (``--final-episodes``)
     :return: the evaluation schedule, as the results document records it
     """
     return {
@@ -56,6 +57,6 @@ def schedule() -> dict[str, object]:
         "eval_fractions": EVAL_FRACTIONS,
         "eval_episodes": EVAL_EPISODES,
         "eval_seed": EVAL_SEED,
-        "final_episodes": FINAL_EPISODES,
+        "final_episodes": final_episodes,
         "final_seed": FINAL_SEED,
     }

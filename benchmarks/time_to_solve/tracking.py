@@ -76,12 +76,14 @@ class Tracker:
     :param max_cpu: training CPU seconds after which the run stops unsolved
     :param confirm: count a run as solved only when the final episodes confirm the threshold; otherwise
         training goes on (without it, the first 10-episode pass ends the run and the final episodes only score it)
+    :param final_episodes: the fresh episodes that score (and confirm) a passing policy; the pole-balancing envs,
+        which start from one state, play one
     """
 
     #: calls between two looks at the CPU clock (reading it at every env step would cost more than some env steps)
     CAP_CHECK_CALLS = 256
 
-    def __init__(self, env_id: str, max_cpu: float, confirm: bool = False) -> None:
+    def __init__(self, env_id: str, max_cpu: float, confirm: bool = False, final_episodes: int = FINAL_EPISODES) -> None:
         self.threshold = THRESHOLDS[env_id]
         self.max_cpu = max_cpu
         self.confirm = confirm
@@ -91,7 +93,7 @@ class Tracker:
         if deterministic:
             import sb3_cosyne.envs  # noqa: F401  (registers them; imported here for the peers, untimed)
         self.eval_episodes = DETERMINISTIC_EPISODES if deterministic else EVAL_EPISODES
-        self.final_episodes = DETERMINISTIC_EPISODES if deterministic else FINAL_EPISODES
+        self.final_episodes = DETERMINISTIC_EPISODES if deterministic else final_episodes
         self.eval_env = gym.make(env_id)
         self.clock = TrainingClock()
         self.calls = 0
