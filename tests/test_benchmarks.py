@@ -159,15 +159,18 @@ def test_time_to_solve_published_table_gives_medians_of_solved_seeds_and_speed_u
     assert lines[-1] == "| CartPole-v1 | 0 | 20 | 1 | 20 | 1 | 0.1 | 0.1 |"
 
 
-def test_time_to_solve_tables_name_the_final_episodes_the_runs_were_scored_on():
+def test_time_to_solve_report_names_the_final_episodes_the_runs_were_scored_on():
     runs = [{**tts_run(algo, 0, True, 2.0, 100, 480.0), "final_episodes": 100} for algo in ("cosyne", "ppo")]
-    document = {"seeds": [0], "settings": {"envs": ["CartPole-v1"], "algos": ["cosyne", "ppo"]}, "results": runs}
-    assert "| median 100-episode return |" in report.published_table(document).splitlines()[0]
+    markdown = report.report(["CartPole-v1"], ["cosyne", "ppo"], [0], runs, confirm=True)
+    assert "| median 100-episode return |" in markdown and "and 100 fresh episodes (seeds 20000+i) confirm it" in markdown
     # Runs recorded before --final-episodes existed were scored on 50.
-    markdown = report.report(["CartPole-v1"], ["cosyne"], [0], [tts_run("cosyne", 0, True, 2.0, 100, 480.0)], confirm=True)
-    assert "| median 50-episode return |" in markdown and "and 50 fresh episodes (seeds 20000+i) confirm it" in markdown
+    markdown = report.report(["CartPole-v1"], ["cosyne"], [0], [tts_run("cosyne", 0, True, 2.0, 100, 480.0)])
+    assert "| median 50-episode return |" in markdown and "the 50-episode return (seeds 20000+i) scores" in markdown
     with pytest.raises(ValueError, match=r"different numbers of final episodes \[50, 100\]"):
-        report.published_table({**document, "results": [*runs, tts_run("ppo", 1, True, 2.0, 100, 480.0)], "seeds": [0, 1]})
+        report.report(["CartPole-v1"], ["ppo"], [0, 1], [*runs, tts_run("ppo", 1, True, 2.0, 100, 480.0)])
+    # The published table's column is the same whatever the count, so that a 100-episode file joins a 50-episode one.
+    document = {"seeds": [0], "settings": {"envs": ["CartPole-v1"], "algos": ["cosyne", "ppo"]}, "results": runs}
+    assert "| median final return |" in report.published_table(document).splitlines()[0]
 
 
 def test_time_to_solve_resume_keeps_only_runs_measured_under_the_same_criterion(tmp_path, capsys):

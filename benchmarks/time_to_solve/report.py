@@ -276,9 +276,10 @@ def published_rows(env_id: str, algos: list[str], runs: list[Run]) -> list[str]:
 def published_table(document: dict[str, Any]) -> str:
     """
     The table the docs publish: per env and algorithm, the seeds solved, the median env steps and CPU seconds to
-    solve, the median return of the solving policies on the final episodes (50, or ``--final-episodes``), and
-    CoSyNE's speed-up over each peer (the peer's median CPU seconds over CoSyNE's); then, if the document has
-    cold-cache runs, the cold-cache table.
+    solve, the median final return of the solving policies (their mean on the final episodes: 50, or
+    ``--final-episodes``, which the text around the table names, so that files of either can join), and CoSyNE's
+    speed-up over each peer (the peer's median CPU seconds over CoSyNE's); then, if the document has cold-cache
+    runs, the cold-cache table.
 
     :param document: the results document written by ``python -m benchmarks.time_to_solve --out``
     :return: markdown
@@ -287,7 +288,7 @@ def published_table(document: dict[str, Any]) -> str:
     warm = warm_runs(runs, settings["algos"], document["seeds"])
     lines = [
         "| env | threshold | step budget | algo | seeds solved | median env steps | median CPU s "
-        f"| median {final_episodes_of(warm)}-episode return | CoSyNE speed-up (peer CPU s / CoSyNE CPU s) |",
+        "| median final return | CoSyNE speed-up (peer CPU s / CoSyNE CPU s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id in settings["envs"]:
