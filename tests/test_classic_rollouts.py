@@ -8,6 +8,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_cosyne import CoSyNE, LinearPolicy, MlpPolicy, RecurrentPolicy
+from sb3_cosyne.evaluation.classic_rollout import port_rollouts
 from sb3_cosyne.evaluation.fast_path import compiled_rollout
 
 ENVS = [
@@ -106,3 +107,11 @@ def test_settings_the_ports_do_not_reproduce_keep_the_vec_env_path():
     assert compiled_rollout(DummyVecEnv([lambda: gym.make("Pendulum-v1"), lambda: gym.make("Pendulum-v1", g=9.81)])) is None
     limits = DummyVecEnv([lambda: gym.make("MountainCar-v0"), lambda: gym.make("MountainCar-v0", max_episode_steps=50)])
     assert compiled_rollout(limits) is None
+
+
+def test_each_port_and_activation_has_cache_files_of_its_own():
+    # Loops sharing one Numba cache index could be handed the same data file by two processes compiling at once
+    # (pytest -n 2 on a fresh clone, benchmarks run side by side): a port would then run another port's code.
+    loops = [port_rollouts(env, activation) for env in range(5) for activation in range(5)]  # ports, activations
+    index_files = {loop._cache._cache_file._index_path for loop in loops}  # Numba's cache of the dispatcher
+    assert len(index_files) == len(loops)

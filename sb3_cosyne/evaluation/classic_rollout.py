@@ -57,9 +57,9 @@ def port_rollouts(env: int, activation: int) -> Dispatcher:
     """
     The compiled loop of a port, for networks of a hidden activation.
 
-    The port's code, its action kind and the activation are constants of the compiled code (a closure's ints, which
-    Numba's on-disk cache keys on), so that Numba prunes the other ports' branches of the dispatch, the other action
-    kind and the other activations before typing: a run compiles the loop of its own port and activation only.
+    The port's code, its action kind and the activation are constants of the compiled code (a closure's ints), so
+    that Numba prunes the other ports' branches of the dispatch, the other action kind and the other activations
+    before typing: a run compiles the loop of its own port and activation only, cached in files of its own.
 
     :param env: the port's code
     :param activation: the hidden activation's code
@@ -68,7 +68,6 @@ def port_rollouts(env: int, activation: int) -> Dispatcher:
     """
     discrete = env in DISCRETE_PORTS
 
-    @njit(cache=True, error_model="numpy")
     def classic_rollouts(episodes: ClassicEpisodes):
         """
         One episode of each network on the port.
@@ -112,4 +111,8 @@ def port_rollouts(env: int, activation: int) -> Dispatcher:
             lengths[j] = steps
         return returns, lengths, obs_count, obs_moments
 
-    return classic_rollouts
+    # Numba names a function's cache files after its qualified name. Under a name of its own, each loop has an index
+    # file of its own: loops of several ports sharing one index could be given the same data file by two processes
+    # compiling at once (Numba numbers a new entry's file without a lock), and a port would then load another's code.
+    classic_rollouts.__qualname__ = f"classic_rollouts_port{env}_activation{activation}"
+    return njit(cache=True, error_model="numpy")(classic_rollouts)
