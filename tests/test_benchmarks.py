@@ -100,7 +100,7 @@ def test_overhead_measures_one_run_and_its_replays():
 # --- time to solve (benchmarks/time_to_solve/) ---
 
 
-def tts_run(algo, seed, solved, cpu_s=None, steps=None, eval50=None, env="CartPole-v1", cold=False):
+def tts_run(algo, seed, solved, cpu_s=None, steps=None, eval_final=None, env="CartPole-v1", cold=False):
     """A run record as the time-to-solve worker writes it (only the fields the tables read)."""
     return {
         "env": env,
@@ -112,8 +112,8 @@ def tts_run(algo, seed, solved, cpu_s=None, steps=None, eval50=None, env="CartPo
         "cpu_s": cpu_s,
         "wall_s": cpu_s,
         "steps": steps,
-        "eval10": eval50,
-        "eval50": eval50,
+        "eval10": eval_final,
+        "eval_final": eval_final,
         "steps_run": steps or 1000,
         "cpu_run_s": cpu_s or 5.0,
         "max_cpu": 5.0,
@@ -194,7 +194,7 @@ def test_time_to_solve_tracker_scores_a_passing_policy_on_the_final_episodes():
         return 0  # Acrobot's every step costs -1: fails the 10-episode check
 
     tracker.check(tracker.eval_every, lambda: policy)
-    assert sum(played) == 10 and tracker.best_eval50 == -math.inf
+    assert sum(played) == 10 and tracker.best_eval_final == -math.inf
     tracker.threshold = -math.inf  # now every 10-episode check passes: the final episodes score it
     with pytest.raises(tracking.Solved):
         tracker.check(2 * tracker.eval_every, lambda: policy)
@@ -230,7 +230,7 @@ def test_time_to_solve_worker_times_a_run_of_each_algorithm(algo, request):
     record = worker.run_one({"env": "CartPole-v1", "algo": algo, "seed": 0, "max_cpu": 1.0, "cold": False})
     assert record["algo"] == algo and record["stop"] in ("solved", "cpu_cap")
     if record["solved"]:
-        assert record["eval10"] >= 475 and record["eval50"] is not None and 0 < record["steps"] <= record["steps_run"]
+        assert record["eval10"] >= 475 and record["eval_final"] is not None and 0 < record["steps"] <= record["steps_run"]
         assert 0 < record["cpu_s"] <= record["cpu_run_s"] + 1e-9
     else:
         # the cap is checked every 256 calls and at each evaluation: it stops soon after 1 CPU s

@@ -92,7 +92,7 @@ def env_table(algos: list[str], runs: list[Run]) -> list[str]:
         lines.append(
             f"| {algo} | {solved_count(algo_runs)} | {fmt(median_of(algo_runs, 'cpu_s'), '.3g')} "
             f"| {fmt(median_of(algo_runs, 'wall_s'), '.3g')} | {fmt(median_of(algo_runs, 'steps'), ',.0f')} "
-            f"| {fmt(median_of(algo_runs, 'eval50'), '.1f')} | {fmt(speed_up(algo, algo_runs, cosyne_cpu), '.2f')} |"
+            f"| {fmt(median_of(algo_runs, 'eval_final'), '.1f')} | {fmt(speed_up(algo, algo_runs, cosyne_cpu), '.2f')} |"
         )
     return lines
 
@@ -140,7 +140,7 @@ def unsolved_summary(runs: list[Run]) -> str:
     :return: for each unsolved run, its best 10-episode / final-episode means, steps run and CPU seconds
     """
     unsolved = ", ".join(
-        f"{fmt(run['eval10'], '.1f')} / {fmt(run['eval50'], '.1f')} ({run['steps_run']:,}, {run['cpu_run_s']:.3g})"
+        f"{fmt(run['eval10'], '.1f')} / {fmt(run['eval_final'], '.1f')} ({run['steps_run']:,}, {run['cpu_run_s']:.3g})"
         for run in runs
         if not run["solved"]
     )
@@ -170,7 +170,7 @@ def summary_table(envs: list[str], algo: str, runs: list[Run]) -> list[str]:
             f"| {env_id} | {first['threshold']:g} | {first['budget']:,} | {max(run['max_cpu'] for run in env_runs):g} "
             f"| {solved_count(env_runs)} | {fmt(median_of(env_runs, 'cpu_s'), '.3g')} "
             f"| {fmt(median_of(env_runs, 'wall_s'), '.3g')} | {fmt(median_of(env_runs, 'steps'), ',.0f')} "
-            f"| {fmt(median_of(env_runs, 'eval50'), '.1f')} | {unsolved_summary(env_runs)} |"
+            f"| {fmt(median_of(env_runs, 'eval_final'), '.1f')} | {unsolved_summary(env_runs)} |"
         )
     return lines
 
@@ -267,7 +267,7 @@ def published_rows(env_id: str, algos: list[str], runs: list[Run]) -> list[str]:
         env_cells = f"{env_id} | {first['threshold']:g} | {first['budget']:,}" if not rows else " |  | "
         rows.append(
             f"| {env_cells} | {algo} | {solved_count(algo_runs)} | {fmt(median_of(algo_runs, 'steps'), ',.0f')} "
-            f"| {fmt(median_of(algo_runs, 'cpu_s'), '.3g')} | {fmt(median_of(algo_runs, 'eval50'), '.1f')} "
+            f"| {fmt(median_of(algo_runs, 'cpu_s'), '.3g')} | {fmt(median_of(algo_runs, 'eval_final'), '.1f')} "
             f"| {fmt(speed_up(algo, algo_runs, cosyne_cpu), '.2f')} |"
         )
     return rows

@@ -99,7 +99,7 @@ class Tracker:
         self.calls = 0
         self.steps = 0
         self.best_eval10 = -math.inf
-        self.best_eval50 = -math.inf
+        self.best_eval_final = -math.inf
         self.solution: dict[str, float] = {}
         self.fingerprint: bytes | None = None
         self.scores: tuple[float, float | None] = (-math.inf, None)
@@ -146,18 +146,18 @@ class Tracker:
         if current is None or current != self.fingerprint:
             self.fingerprint = current
             self.scores = self.score(make_policy())
-        eval10, eval50 = self.scores
+        eval10, eval_final = self.scores
         self.best_eval10 = max(self.best_eval10, eval10)
-        if eval50 is None:
+        if eval_final is None:
             return
-        self.best_eval50 = max(self.best_eval50, eval50)
-        if not self.confirm or eval50 >= self.threshold:
+        self.best_eval_final = max(self.best_eval_final, eval_final)
+        if not self.confirm or eval_final >= self.threshold:
             elapsed = self.clock.elapsed()
             self.solution = {
                 "cpu_s": elapsed["cpu"],
                 "wall_s": elapsed["wall"],
                 "steps": steps,
                 "eval10": eval10,
-                "eval50": eval50,
+                "eval_final": eval_final,
             }
             raise Solved

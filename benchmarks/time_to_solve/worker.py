@@ -74,9 +74,9 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": solution.get("cpu_s"),
         "wall_s": solution.get("wall_s"),
         "steps": solution.get("steps"),
-        # Unsolved runs keep the best 10-episode (and final-episode) means seen; eval50 is the final episodes' mean.
+        # Unsolved runs keep the best 10-episode (and final-episode) means seen; eval_final is the final episodes' mean.
         "eval10": solution.get("eval10", _finite_or_none(tracker.best_eval10)),
-        "eval50": solution.get("eval50", _finite_or_none(tracker.best_eval50)),
+        "eval_final": solution.get("eval_final", _finite_or_none(tracker.best_eval_final)),
         "confirm": spec.get("confirm", False),
         "final_episodes": final_episodes,
         # Where every run stopped: training env steps and CPU seconds (evaluation excluded).
