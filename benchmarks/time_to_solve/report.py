@@ -8,7 +8,14 @@ Medians are over solved seeds only; a seed that hits the step budget or the CPU 
 import statistics
 from typing import Any
 
-from benchmarks.time_to_solve.tasks import EVAL_FRACTION, EVAL_FRACTIONS, EVAL_SEED, FINAL_EPISODES, FINAL_SEED
+from benchmarks.time_to_solve.tasks import (
+    CRITERION_DEFAULTS,
+    EVAL_FRACTION,
+    EVAL_FRACTIONS,
+    EVAL_SEED,
+    FINAL_EPISODES,
+    FINAL_SEED,
+)
 
 Run = dict[str, Any]
 
@@ -57,7 +64,7 @@ def final_episodes_of(runs: list[Run]) -> int:
     :param runs: run records measured under one criterion
     :return: the fresh episodes that scored their passing policies (50 for runs recorded before ``--final-episodes``)
     """
-    counts = {run.get("final_episodes", FINAL_EPISODES) for run in runs}
+    counts = {run.get("final_episodes", CRITERION_DEFAULTS["final_episodes"]) for run in runs}
     if len(counts) > 1:
         raise ValueError(f"runs scored on different numbers of final episodes {sorted(counts)}: report them apart")
     return counts.pop() if counts else FINAL_EPISODES

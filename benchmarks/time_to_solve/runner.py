@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from benchmarks.time_to_solve.tasks import FINAL_EPISODES, REPO_ROOT
+from benchmarks.time_to_solve.tasks import CRITERION_DEFAULTS, REPO_ROOT
 
 # numpy wheels use OpenBLAS, hence OPENBLAS_NUM_THREADS on top of the OpenMP/MKL/Numba variables;
 # hiding GPUs keeps every algorithm on the same single CPU core.
@@ -117,10 +117,6 @@ def run_specs(specs: list[dict[str, Any]], jobs: int, on_result: Callable[[dict[
             outcome = f"solved in {result['cpu_s']:.2f} CPU s, {result['steps']} steps" if result["solved"] else result["stop"]
             print(f"done {describe(futures[future])}: {outcome}", file=sys.stderr)
     return failures
-
-
-#: what a run recorded before its criterion had these fields
-CRITERION_DEFAULTS = {"confirm": False, "final_episodes": FINAL_EPISODES}
 
 
 def load_runs(path: Path, criterion: dict[str, Any]) -> list[dict[str, Any]]:

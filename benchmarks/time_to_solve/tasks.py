@@ -35,6 +35,8 @@ EVAL_FRACTION = 0.001
 EVAL_FRACTIONS: dict[str, float] = {"LunarLanderContinuous-v3": 0.002, "BipedalWalker-v3": 0.01}
 EVAL_EPISODES, EVAL_SEED = 10, 10_000
 FINAL_EPISODES, FINAL_SEED = 50, 20_000
+#: what a run spec or record without these fields was measured with (recorded before --confirm and --final-episodes)
+CRITERION_DEFAULTS = {"confirm": False, "final_episodes": FINAL_EPISODES}
 # Deterministic envs (one start state): one episode is the whole evaluation.
 DETERMINISTIC_EPISODES = 1
 

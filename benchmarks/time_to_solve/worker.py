@@ -19,7 +19,7 @@ import numpy  # noqa: F401
 import stable_baselines3  # noqa: F401
 import torch
 
-from benchmarks.time_to_solve.tasks import BUDGETS, FINAL_EPISODES, THRESHOLDS
+from benchmarks.time_to_solve.tasks import BUDGETS, CRITERION_DEFAULTS, THRESHOLDS
 
 # Modules imported (and timed separately) before the training clock starts: the algorithm and what builds it.
 ALGO_MODULES = {"cosyne": "sb3_cosyne", "cmaes": "cma", "ars": "rl_zoo3.exp_manager", "ppo": "rl_zoo3.exp_manager"}
@@ -52,8 +52,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from benchmarks.time_to_solve.tracking import OutOfTime, Solved, Tracker
     from benchmarks.time_to_solve.training import train
 
-    final_episodes = spec.get("final_episodes", FINAL_EPISODES)
-    tracker = Tracker(env_id, spec["max_cpu"], spec.get("confirm", False), final_episodes)
+    criterion = {**CRITERION_DEFAULTS, **spec}
+    tracker = Tracker(env_id, spec["max_cpu"], criterion["confirm"], criterion["final_episodes"])
     with tempfile.TemporaryDirectory(prefix="time-to-solve-") as scratch:
         tracker.clock.resume()
         try:
@@ -77,8 +77,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         # Unsolved runs keep the best 10-episode (and final-episode) means seen; eval_final is the final episodes' mean.
         "eval10": solution.get("eval10", _finite_or_none(tracker.best_eval10)),
         "eval_final": solution.get("eval_final", _finite_or_none(tracker.best_eval_final)),
-        "confirm": spec.get("confirm", False),
-        "final_episodes": final_episodes,
+        "confirm": criterion["confirm"],
+        "final_episodes": criterion["final_episodes"],
         # Where every run stopped: training env steps and CPU seconds (evaluation excluded).
         "steps_run": tracker.steps,
         "cpu_run_s": tracker.clock.seconds("cpu"),
