@@ -117,8 +117,13 @@ def test_loading_another_algorithms_zip_is_refused(tmp_path):
         CoSyNE.load(tmp_path / "ppo")
 
 
+# CartPole seen in a mirror: the cart's position and velocity and the pole's angle and angular velocity flip, and
+# pushing left becomes pushing right.
+CARTPOLE_MIRROR = dict(obs_perm=(0, 1, 2, 3), obs_sign=(-1, -1, -1, -1), action_perm=(1, 0), action_sign=(1, 1))
+
 # Exact resume beyond the VecEnv path above: the compiled fast path (whose callbacks replay each episode's steps),
-# a recurrent policy, non-parent mutation and burst mutations after stagnation, and the VecEnv path as a baseline.
+# a recurrent policy, non-parent mutation, burst mutations after stagnation, a mirror-tied network, and the VecEnv path
+# as a baseline.
 # Pole episodes are cut at 200 steps: a balancing network would make generations of 100,000-step episodes, and the
 # stagnation run reaches its best return early, so that bursts follow within a few generations.
 RESUME_RUNS = {
@@ -131,6 +136,7 @@ RESUME_RUNS = {
     "holdout": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4)),
     "holdout_race": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=6, holdout_blocks=3, max_champion_episodes=3)),
     "episode_cap": ("MlpPolicy", "CartPole-v1", dict(episode_cap_factor=1.2)),
+    "mirror": ("MlpPolicy", "CartPole-v1", dict(policy_kwargs=dict(mirror=CARTPOLE_MIRROR))),
 }
 RESUME_STEPS = 2000
 

@@ -434,16 +434,16 @@ class CoSyNE(BaseAlgorithm):
             self._continue_population()
         else:
             self.strategy = CoSyNEStrategy(
-                self.policy.num_params,
+                self.policy.num_free_params,
                 self.pop_size,
-                segments=self.policy.segments,
+                segments=self.policy.free_segments,
                 init_scale=self.init_scale,
                 rng=np.random.default_rng(self.seed),
                 **self._strategy_hyperparameters(),
             )
             if self.normalize_obs:
                 self.obs_rms = self._bounds_prior(self.observation_space)
-            self.policy.set_flat_params(self.strategy.population[:, 0])
+            self.policy.set_flat_params(self.policy.expand(self.strategy.population[:, 0]))
 
     def _strategy_hyperparameters(self) -> dict[str, Any]:
         """The model's settings that the strategy's generations use."""
@@ -461,10 +461,10 @@ class CoSyNE(BaseAlgorithm):
                 f"pop_size={self.pop_size} differs from the saved population's {saved} networks: a loaded model goes on "
                 f"with its population, so load it without pop_size (or train a new model with pop_size={self.pop_size})"
             )
-        if self.strategy.population.shape != (self.policy.num_params, self.pop_size):
+        if self.strategy.population.shape != (self.policy.num_free_params, self.pop_size):
             raise ValueError(
                 f"the saved population has shape {self.strategy.population.shape} but the policy needs "
-                f"({self.policy.num_params}, {self.pop_size}): the save file is inconsistent"
+                f"({self.policy.num_free_params}, {self.pop_size}): the save file is inconsistent"
             )
         self.strategy.set_hyperparameters(**self._strategy_hyperparameters())
         self._check_episode_settings()
@@ -629,7 +629,7 @@ class CoSyNE(BaseAlgorithm):
         obs_stats = self._obs_stats()
         seeds = self._episode_seeds(rng)
         callback.on_rollout_start()
-        generation = _Generation(rng, obs_stats, self.strategy.ask(), self._episode_cap)
+        generation = _Generation(rng, obs_stats, self.policy.expand(self.strategy.ask()), self._episode_cap)
         call = EvaluationCall(generation.candidates, seeds, obs_stats, generation.episode_cap)
         (generation.result,) = self._evaluate([call], callback)
         if generation.result.aborted:

@@ -8,9 +8,11 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 
+from sb3_cosyne.envs.mirrors import MIRRORS
 from sb3_cosyne.networks.forward import mlp_forward
 from sb3_cosyne.networks.spaces import check_spaces, outputs_to_actions, preprocess_obs
 from sb3_cosyne.networks.spec import NetworkSpec
+from sb3_cosyne.networks.symmetry import Mirror, ParameterTie, mirror_tie
 from sb3_cosyne.networks.torch_forward import activation_code
 
 
@@ -31,6 +33,10 @@ class CoSyNEPolicy(BasePolicy):
     :param normalize_obs: whether Box observations are normalised by the running statistics stored in the policy
     :param normalize_images: kept for SB3's ``BasePolicy.save`` and ``load``, which pass it to every policy; CoSyNE's
         networks read image observations as they are
+    :param mirror: a left-right symmetry of the task that the network keeps by construction (its parameters tied
+        in mirror pairs, so CoSyNE evolves about half as many): a :class:`~sb3_cosyne.networks.symmetry.Mirror`,
+        a dict of its fields, or the id of an env with a known mirror (``sb3_cosyne.envs.MIRRORS``); None for none.
+        With ``normalize_obs`` it holds as far as the running statistics are symmetric.
     """
 
     #: hidden layers when ``net_arch`` is None
@@ -47,6 +53,7 @@ class CoSyNEPolicy(BasePolicy):
         with_bias: bool = True,
         normalize_obs: bool = False,
         normalize_images: bool = True,
+        mirror: Mirror | dict[str, Any] | str | None = None,
     ) -> None:
         check_spaces(observation_space, action_space)
         super().__init__(observation_space, action_space, squash_output=False, normalize_images=normalize_images)
@@ -65,6 +72,9 @@ class CoSyNEPolicy(BasePolicy):
             activation_code=activation_code(activation_fn),
             recurrent=self.recurrent,
         )
+        self.mirror = mirror
+        #: the ties between the network's parameters (None: every parameter is free)
+        self.tie: ParameterTie | None = None if mirror is None else mirror_tie(self.network, _as_mirror(mirror))
 
         layers: list[nn.Module] = []
         for layer, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)):
@@ -84,6 +94,7 @@ class CoSyNEPolicy(BasePolicy):
             activation_fn=self.activation_fn,
             with_bias=self.with_bias,
             normalize_obs=self.normalize_obs,
+            mirror=self.mirror,
         )
         return data
 
@@ -121,6 +132,25 @@ class CoSyNEPolicy(BasePolicy):
     def segments(self) -> np.ndarray:
         """Boundaries of the chromosome's neuron segments (each neuron's weights and bias), for crossover."""
         return self.network.segments
+
+    @property
+    def num_free_params(self) -> int:
+        """Number of free parameters, which CoSyNE evolves: :attr:`num_params` unless a mirror ties them."""
+        return self.num_params if self.tie is None else self.tie.num_free
+
+    @property
+    def free_segments(self) -> np.ndarray:
+        """Boundaries of the free chromosome's neuron segments, for crossover."""
+        return self.segments if self.tie is None else self.tie.segments
+
+    def expand(self, free: np.ndarray) -> np.ndarray:
+        """
+        The network parameters (chromosomes) of free parameter vectors: themselves unless a mirror ties them.
+
+        :param free: shape ``(..., num_free_params)``
+        :return: shape ``(..., num_params)``
+        """
+        return free if self.tie is None else self.tie.expand(free)
 
     def get_flat_params(self) -> np.ndarray:
         """The network's parameters as one chromosome: neuron after neuron, weights then bias."""
@@ -277,6 +307,20 @@ class CoSyNERecurrentPolicy(CoSyNEPolicy):
         actions, state = self.act(obs, state)
         actions = actions.reshape((-1, *self.action_space.shape))
         return (actions if vectorized else actions.squeeze(axis=0)), state
+
+
+def _as_mirror(mirror: Mirror | dict[str, Any] | str) -> Mirror:
+    """The :class:`Mirror` that ``policy_kwargs``' ``mirror`` names."""
+    if isinstance(mirror, Mirror):
+        return mirror
+    if isinstance(mirror, dict):
+        return Mirror(**mirror)
+    if isinstance(mirror, str) and mirror in MIRRORS:
+        return Mirror(**MIRRORS[mirror])
+    raise ValueError(
+        f"mirror must be a Mirror, a dict of its fields or one of the envs with a known mirror {sorted(MIRRORS)}, "
+        f"got {mirror!r}"
+    )
 
 
 MlpPolicy = CoSyNEPolicy

@@ -17,6 +17,7 @@ from gymnasium.envs.registration import register, registry
 
 from sb3_cosyne.envs.cartpole import CartPoleEnv, damping_fitness
 from sb3_cosyne.envs.generalization import generalization_starts, generalization_successes, generalization_test
+from sb3_cosyne.envs.mirrors import MIRRORS
 from sb3_cosyne.envs.shaping import FallPenalty
 
 #: Steps after which an episode counts as solved in the paper.
@@ -37,6 +38,7 @@ for _env_id, _kwargs in POLE_ENVS.items():
         )
 
 __all__ = [
+    "MIRRORS",
     "POLE_ENVS",
     "SOLVED_STEPS",
     "CartPoleEnv",
