@@ -57,6 +57,10 @@ OBSERVATION_SPACES = {
     "multidiscrete": spaces.MultiDiscrete([3, 2]),
     "multibinary": spaces.MultiBinary(3),
 }
+# CartPole seen in a mirror: the cart's position and velocity and the pole's angle and angular velocity flip, and
+# pushing left becomes pushing right.
+CARTPOLE_MIRROR = dict(obs_perm=(0, 1, 2, 3), obs_sign=(-1, -1, -1, -1), action_perm=(1, 0), action_sign=(1, 1))
+
 ACTION_SPACES = {
     "box": spaces.Box(np.array([-2.0, 0.0], dtype=np.float32), np.array([2.0, 1.0], dtype=np.float32)),
     "discrete": spaces.Discrete(3),

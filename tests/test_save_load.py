@@ -3,7 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import ACTION_SPACES, OBSERVATION_SPACES, RaiseAt, SpaceEnv
+from conftest import ACTION_SPACES, CARTPOLE_MIRROR, OBSERVATION_SPACES, RaiseAt, SpaceEnv
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
@@ -116,10 +116,6 @@ def test_loading_another_algorithms_zip_is_refused(tmp_path):
     with pytest.raises(ValueError, match="saved by another algorithm"):
         CoSyNE.load(tmp_path / "ppo")
 
-
-# CartPole seen in a mirror: the cart's position and velocity and the pole's angle and angular velocity flip, and
-# pushing left becomes pushing right.
-CARTPOLE_MIRROR = dict(obs_perm=(0, 1, 2, 3), obs_sign=(-1, -1, -1, -1), action_perm=(1, 0), action_sign=(1, 1))
 
 # Exact resume beyond the VecEnv path above: the compiled fast path (whose callbacks replay each episode's steps),
 # a recurrent policy, non-parent mutation, burst mutations after stagnation, a mirror-tied network, and the VecEnv path

@@ -3,6 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import CARTPOLE_MIRROR
 
 from sb3_cosyne import CoSyNE, LinearPolicy, MlpPolicy, RecurrentPolicy
 from sb3_cosyne.envs import MIRRORS
@@ -49,8 +50,7 @@ def test_an_untied_network_is_not_equivariant_and_evolves_every_parameter():
 
 
 def test_training_evolves_the_free_parameters_and_returns_a_tied_champion():
-    mirror = dict(obs_perm=(0, 1, 2, 3), obs_sign=(-1, -1, -1, -1), action_perm=(1, 0), action_sign=(1, 1))
-    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=12, seed=0, policy_kwargs=dict(mirror=mirror))
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=12, seed=0, policy_kwargs=dict(mirror=CARTPOLE_MIRROR))
     model.learn(20_000)
     policy = model.policy
     assert model.strategy.population.shape == (policy.num_free_params, 12) and policy.num_free_params < policy.num_params
@@ -79,9 +79,8 @@ def test_a_mirror_that_does_not_fit_is_refused_with_the_fix(kwargs, message):
 
 def test_a_recurrent_policy_cannot_be_mirrored():
     env = gym.make("CartPole-v1")
-    mirror = dict(obs_perm=(0, 1, 2, 3), obs_sign=(-1, -1, -1, -1), action_perm=(1, 0), action_sign=(1, 1))
     with pytest.raises(ValueError, match="feed-forward policy"):
-        RecurrentPolicy(env.observation_space, env.action_space, net_arch=[2], mirror=mirror)
+        RecurrentPolicy(env.observation_space, env.action_space, net_arch=[2], mirror=CARTPOLE_MIRROR)
 
 
 @pytest.mark.parametrize(

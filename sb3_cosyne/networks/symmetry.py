@@ -97,8 +97,7 @@ class _SignedUnion:
             if sign_a != sign * sign_b:  # x = -x: the class is zero
                 self.zero_roots.add(root_a)
             return
-        if root_a in self.zero_roots:
-            self.zero_roots.add(root_b)
+        # A zero root linked below another stays in zero_roots: _tie_from_union maps it to its new root.
         self.parent[root_a], self.sign[root_a] = root_b, sign_a * sign * sign_b
 
 
