@@ -52,13 +52,21 @@ def package_versions() -> dict[str, str | None]:
 
 def git_commit() -> str | None:
     """
-    :return: the checked-out commit, with ``+dirty`` when the work tree has changes (``None`` outside git)
+    :return: the checked-out commit, with ``+dirty`` when the work tree has changes outside ``docs/results`` (``None``
+        outside git). The results documents are left out: a benchmark that writes its document as it goes would
+        otherwise call its own tree dirty from its second write on.
     """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":(exclude)docs/results"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+dirty" if dirty.stdout.strip() else "")

@@ -528,3 +528,28 @@ def test_hard_tasks_runs_on_workers_with_the_result_of_one_process():
     assert [alone[key] for key in same] == [on_workers[key] for key in same]
     assert [check["confirm_mean"] for check in alone["checks"]] == [check["confirm_mean"] for check in on_workers["checks"]]
     assert on_workers["wall_s"] > 0 and len(on_workers["checks"]) >= 1
+
+
+def test_git_commit_is_dirty_only_outside_the_results_documents(tmp_path, monkeypatch):
+    """A benchmark writing its own document as it goes does not call its tree dirty; a changed source file does."""
+    import subprocess
+
+    from benchmarks import provenance
+
+    def git(*arguments):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments], cwd=tmp_path, check=True)
+
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "table.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    clean = provenance.git_commit()
+    assert clean is not None and len(clean) == 40
+    (tmp_path / "docs" / "results" / "table.json").write_text('{"results": []}')
+    (tmp_path / "docs" / "results" / "new.json").write_text("{}")
+    assert provenance.git_commit() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance.git_commit() == clean + "+dirty"
