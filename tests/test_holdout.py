@@ -138,6 +138,37 @@ def test_held_out_seeds_come_from_the_model_seed_apart_from_training():
     assert a.strategy.rng.bit_generator.state == before
 
 
+def test_a_new_held_out_set_is_drawn_after_holdout_refresh_challengers_and_the_champion_replays_it():
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=10, champion_episodes=2, seed=4, holdout_episodes=6, holdout_refresh=2)
+    first_set = model.holdout_seeds().copy()
+    checks, holdout_check = [], model._holdout_check
+
+    def recorded(generation, callback):
+        seeds, champion_known = model.holdout_seeds().copy(), model.champion.holdout_known
+        ok = holdout_check(generation, callback)
+        checks.append((seeds, model.champion.exists, champion_known, generation.holdout))
+        return ok
+
+    model._holdout_check = recorded
+    model.learn(30_000)
+    sets = [tuple(seeds) for seeds, *_ in checks]
+    assert len(checks) >= 6 and sets[0] == tuple(first_set)
+    # Two challengers a set, each set drawn anew.
+    assert sets == [sets[2 * (i // 2)] for i in range(len(sets))]
+    assert len(set(sets)) == (len(sets) + 1) // 2 == model._holdout_set + (model._holdout_set_checks > 0)
+    replayed = 0
+    for i, (_, champion_exists, champion_known, check) in enumerate(checks):
+        # The champion's returns on a new set are unknown: it plays that set beside the set's first challenger.
+        if i % 2 == 0 and champion_exists:
+            assert not champion_known and check.champion is not None and check.champion.size == 6
+            replayed += 1
+        if i % 2 == 1:
+            assert check.champion is None
+    assert replayed >= 2
+    # The first set is the one a run without refreshes plays, so that such runs repeat exactly.
+    np.testing.assert_array_equal(first_set, CoSyNE("MlpPolicy", "CartPole-v1", seed=4, holdout_episodes=6).holdout_seeds())
+
+
 def test_no_holdout_logs_nothing_and_the_options_are_checked():
     _, logged = train()
     assert logged == []
@@ -147,6 +178,10 @@ def test_no_holdout_logs_nothing_and_the_options_are_checked():
         CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=3, holdout_blocks=4)
     with pytest.raises(ValueError, match="max_champion_episodes"):
         CoSyNE("MlpPolicy", "CartPole-v1", max_champion_episodes=0)
+    with pytest.raises(ValueError, match="holdout_refresh must be an int >= 1, got 0"):
+        CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=3, holdout_refresh=0)
+    with pytest.raises(ValueError, match="holdout_refresh needs holdout_episodes > 0"):
+        CoSyNE("MlpPolicy", "CartPole-v1", holdout_refresh=5)
 
 
 def test_a_champion_that_broke_the_env_loses_its_held_out_score_too():

@@ -132,6 +132,7 @@ RESUME_RUNS = {
     "holdout": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4)),
     "holdout_race": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=6, holdout_blocks=3, max_champion_episodes=3)),
     "episode_cap": ("MlpPolicy", "CartPole-v1", dict(episode_cap_factor=1.2)),
+    "holdout_refresh": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4, holdout_refresh=1)),
     "mirror": ("MlpPolicy", "CartPole-v1", dict(policy_kwargs=dict(mirror=CARTPOLE_MIRROR))),
 }
 RESUME_STEPS = 2000
@@ -151,6 +152,7 @@ def assert_same_run(a: CoSyNE, b: CoSyNE) -> None:
     assert_same_state(a, b)
     assert (a.strategy.stale_generations, a.strategy.best_fitness) == (b.strategy.stale_generations, b.strategy.best_fitness)
     assert a._episode_cap == b._episode_cap
+    assert (a._holdout_set, a._holdout_set_checks) == (b._holdout_set, b._holdout_set_checks)
     np.testing.assert_array_equal(a.strategy.best_params, b.strategy.best_params)
     assert type(a.policy) is type(b.policy)
 

@@ -119,6 +119,10 @@ class Champion:
         self._set_holdout(None if holdout is None else holdout.challenger)
         return True
 
+    def forget_holdout(self) -> None:
+        """Forget the champion's held-out returns (a new set was drawn): the next held-out check measures them again."""
+        self._set_holdout(None)
+
     def _set_holdout(self, returns: np.ndarray | None) -> None:
         """Record the champion's held-out returns; a champion that broke the env on them is beaten by any finite score."""
         self.holdout_returns = returns

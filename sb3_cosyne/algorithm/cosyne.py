@@ -197,6 +197,10 @@ class CoSyNE(BaseAlgorithm):
     :param holdout_blocks: play the held-out episodes in this many blocks, the challenger stopping (not crowned)
         after a block that leaves it behind the champion on the episodes played so far: a challenger that is no
         better then costs a fraction of the check. 1: all at once
+    :param holdout_refresh: draw a new held-out set after this many challengers have played the current one, the
+        champion playing it beside the next challenger. On one set for the whole training, the champion's score
+        there is the best of many tries and reads above what it scores on fresh episodes, so that better networks
+        found later cannot beat it. None: one set for the whole training
     :param shared_starts: evaluate every network of a generation from the same start states (common random
         numbers), which makes the comparison between networks fairer on envs with random starts (not under VecEnv
         wrappers, whose lanes reset themselves)
@@ -266,6 +270,7 @@ class CoSyNE(BaseAlgorithm):
         champion_episodes: int = 3,
         holdout_episodes: int = 0,
         holdout_blocks: int = 1,
+        holdout_refresh: int | None = None,
         max_champion_episodes: int | None = None,
         shared_starts: bool = True,
         init_scale: float = 1.0,
@@ -302,6 +307,7 @@ class CoSyNE(BaseAlgorithm):
         self.champion_episodes = champion_episodes
         self.holdout_episodes = holdout_episodes
         self.holdout_blocks = holdout_blocks
+        self.holdout_refresh = holdout_refresh
         self.max_champion_episodes = max_champion_episodes
         self._check_episode_settings()
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
@@ -362,6 +368,9 @@ class CoSyNE(BaseAlgorithm):
         #: the re-test record of the network ``predict`` uses
         self.champion = Champion()
         self._holdout_seeds: np.ndarray | None = None
+        #: how many held-out sets were drawn before the current one, and how many challengers played it
+        self._holdout_set = 0
+        self._holdout_set_checks = 0
         #: the cap on the next generation's episodes (``episode_cap_factor``; None: none)
         self._episode_cap: int | None = None
         #: num_timesteps when the last generation completed (what a save records)
@@ -392,6 +401,10 @@ class CoSyNE(BaseAlgorithm):
                 f"holdout_blocks={self.holdout_blocks} splits holdout_episodes={self.holdout_episodes} into empty "
                 "blocks: give at most one block per held-out episode"
             )
+        if self.holdout_refresh is not None:
+            self.holdout_refresh = check_int("holdout_refresh", self.holdout_refresh, 1)
+            if not self.holdout_episodes:
+                raise ValueError("holdout_refresh needs holdout_episodes > 0 (a held-out set to refresh), or set it to None")
         if self.max_champion_episodes is not None:
             self.max_champion_episodes = check_int("max_champion_episodes", self.max_champion_episodes, 1)
         if self.episode_cap_factor is not None and not self.champion_episodes:
@@ -703,11 +716,13 @@ class CoSyNE(BaseAlgorithm):
 
     def holdout_seeds(self) -> np.ndarray:
         """
-        The reset seeds of the held-out episodes: drawn once from the model's seed, apart from the stream the
-        training episodes' seeds come from, and saved with the model.
+        The reset seeds of the held-out episodes: drawn from the model's seed (and the set's number, with
+        ``holdout_refresh``), apart from the stream the training episodes' seeds come from, and saved with the model.
         """
         if self._holdout_seeds is None or self._holdout_seeds.size != self.holdout_episodes:
-            rng = np.random.default_rng(None if self.seed is None else [self.seed, _HOLDOUT_STREAM])
+            # The first set keeps the key it had before sets were refreshed, so that earlier runs repeat exactly.
+            key = [_HOLDOUT_STREAM] + ([self._holdout_set] if self._holdout_set else [])
+            rng = np.random.default_rng(None if self.seed is None else [self.seed, *key])
             self._holdout_seeds = rng.integers(0, _SEED_BOUND, size=self.holdout_episodes)
         return self._holdout_seeds
 
@@ -725,6 +740,8 @@ class CoSyNE(BaseAlgorithm):
             self.policy.set_flat_params(generation.candidates[best])
             if generation.obs_stats[0] is not None:
                 self.policy.set_obs_stats(*generation.obs_stats)
+        if generation.holdout is not None:
+            self._count_holdout_check()
         result = generation.result
         if self.obs_rms is not None and result.obs_count > 0:
             mean = result.obs_sum / result.obs_count
@@ -736,6 +753,19 @@ class CoSyNE(BaseAlgorithm):
         self._committed_timesteps = self.num_timesteps
         self.strategy.rng = generation.rng
         self.strategy.tell(generation.fitness)
+
+    def _count_holdout_check(self) -> None:
+        """
+        Count a challenger's held-out check; after ``holdout_refresh`` of them, draw a new set and forget the
+        champion's returns on the old one (it plays the new set beside the next challenger).
+        """
+        self._holdout_set_checks += 1
+        if self.holdout_refresh is None or self._holdout_set_checks < self.holdout_refresh:
+            return
+        self._holdout_set += 1
+        self._holdout_set_checks = 0
+        self._holdout_seeds = None
+        self.champion.forget_holdout()
 
     def _next_episode_cap(self, result: EvaluationResult) -> int | None:
         """The cap on the next generation's episodes: ``episode_cap_factor`` times this generation's mean length."""
