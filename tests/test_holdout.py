@@ -182,6 +182,45 @@ def test_no_holdout_logs_nothing_and_the_options_are_checked():
         CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=3, holdout_refresh=0)
     with pytest.raises(ValueError, match="holdout_refresh needs holdout_episodes > 0"):
         CoSyNE("MlpPolicy", "CartPole-v1", holdout_refresh=5)
+    for margin in (-1.0, float("nan"), "1", True):
+        with pytest.raises(ValueError, match="holdout_margin must be a finite number >= 0"):
+            CoSyNE("MlpPolicy", "CartPole-v1", holdout_episodes=3, holdout_margin=margin)
+    with pytest.raises(ValueError, match="holdout_margin needs holdout_episodes > 0"):
+        CoSyNE("MlpPolicy", "CartPole-v1", holdout_margin=1.0)
+
+
+def test_with_holdout_margin_a_challenger_must_lead_by_that_many_standard_errors_of_the_paired_difference():
+    champion_returns = np.array([100.0, 200.0, 300.0, 400.0])
+    # Paired differences 10, 30, 10 and 30: a lead of 20, with a standard error of 5.77.
+    challenger = champion_returns + np.array([10.0, 30.0, 10.0, 30.0])
+    mean = float(champion_returns.mean())
+    assert HoldoutCheck(challenger, margin=3.0).beats(mean, champion_returns)
+    assert not HoldoutCheck(challenger, margin=4.0).beats(mean, champion_returns)
+    # Unpaired, or without a margin, any lead will do; a champion that broke the env is beaten by any finite score.
+    assert HoldoutCheck(challenger, margin=4.0).beats(mean)
+    assert HoldoutCheck(challenger).beats(mean, champion_returns)
+    assert HoldoutCheck(challenger, margin=4.0).beats(-np.inf, np.array([100.0, np.nan, 300.0, 400.0]))
+    # In a contest the margin is measured against the champion's returns on the same held-out episodes.
+    champion = Champion(return_sum=10.0, episode_count=1)
+    retest = np.array([50.0]), np.array([10.0])
+    assert not champion.contest(50.0, 1, *retest, HoldoutCheck(challenger, champion=champion_returns, margin=4.0))
+    assert champion.holdout == mean
+    assert champion.contest(50.0, 1, *retest, HoldoutCheck(challenger, margin=3.0))
+    assert champion.holdout == mean + 20.0
+
+
+def test_the_model_s_held_out_checks_use_its_margin():
+    model = CoSyNE("MlpPolicy", "Acrobot-v1", pop_size=10, champion_episodes=2, seed=4, holdout_episodes=6, holdout_margin=1.5)
+    checks, holdout_check = [], model._holdout_check
+
+    def recorded(generation, callback):
+        ok = holdout_check(generation, callback)
+        checks.append(generation.holdout)
+        return ok
+
+    model._holdout_check = recorded
+    model.learn(30_000)
+    assert len(checks) >= 2 and all(check.margin == 1.5 for check in checks)
 
 
 def test_a_champion_that_broke_the_env_loses_its_held_out_score_too():

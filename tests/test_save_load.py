@@ -133,6 +133,7 @@ RESUME_RUNS = {
     "holdout_race": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=6, holdout_blocks=3, max_champion_episodes=3)),
     "episode_cap": ("MlpPolicy", "CartPole-v1", dict(episode_cap_factor=1.2)),
     "holdout_refresh": ("MlpPolicy", "CartPole-v1", dict(holdout_episodes=4, holdout_refresh=1)),
+    "holdout_margin": ("MlpPolicy", "Acrobot-v1", dict(holdout_episodes=4, holdout_refresh=2, holdout_margin=1.0)),
     "mirror": ("MlpPolicy", "CartPole-v1", dict(policy_kwargs=dict(mirror=CARTPOLE_MIRROR))),
 }
 RESUME_STEPS = 2000

@@ -113,7 +113,7 @@ class Champion:
             self._set_holdout(None)
         elif holdout is not None and holdout.champion is not None:
             self._set_holdout(holdout.champion)
-        if not won or (holdout is not None and not holdout.beats(self.holdout)):
+        if not won or (holdout is not None and not holdout.beats(self.holdout, self.holdout_returns)):
             return False
         self.return_sum, self.episode_count = float(challenger.sum()), challenger.size
         self._set_holdout(None if holdout is None else holdout.challenger)
@@ -140,19 +140,33 @@ class HoldoutCheck:
         first episodes' when it stopped racing
     :param champion: the champion's, or None when they are already in the record
     :param stopped: whether the challenger stopped racing, behind the champion on the episodes it played
+    :param margin: the lead over the champion the challenger needs, in standard errors of their paired difference
     """
 
     challenger: np.ndarray
     champion: np.ndarray | None = None
     stopped: bool = False
+    margin: float = 0.0
 
-    def beats(self, champion_mean: float) -> bool:
+    def beats(self, champion_mean: float, champion_returns: np.ndarray | None = None) -> bool:
         """
-        Whether the challenger played every held-out episode and scored at least ``champion_mean`` on them.
+        Whether the challenger played every held-out episode and scored at least ``champion_mean`` on them, with a
+        lead of ``margin`` standard errors of the paired difference when the champion's returns on the same episodes
+        are known and finite (else any lead will do).
 
         ">=", as in ``Champion.needs_retest``: on a fixed held-out set, a champion at the best score must stay beatable.
+
+        :param champion_mean: the champion's held-out mean (-inf: not measured, or the env broke on them)
+        :param champion_returns: its returns on the same held-out episodes (None: not known)
         """
-        return not self.stopped and bool(np.mean(self.challenger) >= champion_mean)
+        if self.stopped:
+            return False
+        lead = float(np.mean(self.challenger)) - champion_mean
+        paired = champion_returns is not None and champion_returns.size == self.challenger.size > 1
+        if self.margin > 0 and paired and np.all(np.isfinite(champion_returns)):
+            difference = self.challenger - champion_returns
+            return lead >= self.margin * float(np.std(difference, ddof=1)) / np.sqrt(difference.size)
+        return bool(lead >= 0)
 
 
 def keeps_racing(challenger: np.ndarray, champion: np.ndarray | None) -> bool:

@@ -95,6 +95,16 @@ def _check_cap_factor(factor: Any) -> float | None:
     return float(factor)
 
 
+def _check_margin(margin: Any) -> float:
+    """``holdout_margin`` as a float."""
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) or not 0 <= margin < np.inf:
+        raise ValueError(
+            f"holdout_margin must be a finite number >= 0 (1.0: a challenger must lead the champion by one standard "
+            f"error), got {margin!r}"
+        )
+    return float(margin)
+
+
 def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
     if evaluator is not None and not isinstance(evaluator, BaseEvaluator):
         raise ValueError(
@@ -202,6 +212,8 @@ class CoSyNE(BaseAlgorithm):
         there is the best of many tries and reads above what it scores on fresh episodes, so that better networks
         found later cannot beat it; on new sets a worse challenger that wins one check by luck can replace it (see
         the noisy-tasks guide). None: one set for the whole training
+    :param holdout_margin: the lead over the champion a challenger needs on the held-out episodes, in standard errors
+        of their paired difference: a challenger that is no better then rarely wins by luck. 0: any lead
     :param shared_starts: evaluate every network of a generation from the same start states (common random
         numbers), which makes the comparison between networks fairer on envs with random starts (not under VecEnv
         wrappers, whose lanes reset themselves)
@@ -272,6 +284,7 @@ class CoSyNE(BaseAlgorithm):
         holdout_episodes: int = 0,
         holdout_blocks: int = 1,
         holdout_refresh: int | None = None,
+        holdout_margin: float = 0.0,
         max_champion_episodes: int | None = None,
         shared_starts: bool = True,
         init_scale: float = 1.0,
@@ -309,6 +322,7 @@ class CoSyNE(BaseAlgorithm):
         self.holdout_episodes = holdout_episodes
         self.holdout_blocks = holdout_blocks
         self.holdout_refresh = holdout_refresh
+        self.holdout_margin = holdout_margin
         self.max_champion_episodes = max_champion_episodes
         self._check_episode_settings()
         for name, value in (("shared_starts", shared_starts), ("normalize_obs", normalize_obs), ("fast_path", fast_path)):
@@ -406,6 +420,9 @@ class CoSyNE(BaseAlgorithm):
             self.holdout_refresh = check_int("holdout_refresh", self.holdout_refresh, 1)
             if not self.holdout_episodes:
                 raise ValueError("holdout_refresh needs holdout_episodes > 0 (a held-out set to refresh), or set it to None")
+        self.holdout_margin = _check_margin(self.holdout_margin)
+        if self.holdout_margin and not self.holdout_episodes:
+            raise ValueError("holdout_margin needs holdout_episodes > 0 (the episodes it applies to), or set it to 0")
         if self.max_champion_episodes is not None:
             self.max_champion_episodes = check_int("max_champion_episodes", self.max_champion_episodes, 1)
         if self.episode_cap_factor is not None and not self.champion_episodes:
@@ -696,7 +713,7 @@ class CoSyNE(BaseAlgorithm):
         challenger = generation.candidates[generation.best][None]
         champion_returns = self.champion.holdout_returns
         measure_champion = self.champion.exists and not self.champion.holdout_known
-        check = HoldoutCheck(np.empty(0))
+        check = HoldoutCheck(np.empty(0), margin=self.holdout_margin)
         for block in np.array_split(seeds, self.holdout_blocks):
             calls = [EvaluationCall(challenger, block[None], generation.obs_stats)]
             if measure_champion and check.champion is None:
