@@ -210,8 +210,8 @@ class CoSyNE(BaseAlgorithm):
     :param holdout_refresh: draw a new held-out set after this many challengers have played the current one, the
         champion playing it beside the next challenger. On one set for the whole training, the champion's score
         there is the best of many tries and reads above what it scores on fresh episodes, so that better networks
-        found later cannot beat it; on new sets a worse challenger that wins one check by luck can replace it (see
-        the noisy-tasks guide). None: one set for the whole training
+        found later cannot beat it; on new sets a worse challenger that wins one check by luck can replace it,
+        unless ``holdout_margin`` asks for a clear lead. None: one set for the whole training
     :param holdout_margin: the lead over the champion a challenger needs on the held-out episodes, in standard errors
         of their paired difference: a challenger that is no better then rarely wins by luck. 0: any lead
     :param shared_starts: evaluate every network of a generation from the same start states (common random
