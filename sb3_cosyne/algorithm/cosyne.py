@@ -27,7 +27,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from sb3_cosyne.algorithm.callbacks import StepReporter, final_infos
 from sb3_cosyne.algorithm.champion import Champion, HoldoutCheck, keeps_racing
 from sb3_cosyne.algorithm.policies import CoSyNEPolicy, LinearPolicy, MlpPolicy, RecurrentPolicy
-from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, sanitize_fitness
+from sb3_cosyne.core.strategy import CoSyNEStrategy, check_hyperparameters, check_int, check_scale, sanitize_fitness
 from sb3_cosyne.evaluation.evaluator import BaseEvaluator, EvaluationCall, evaluate_in_turn, tighter_cap
 from sb3_cosyne.evaluation.fast_path import CompiledRollout, compiled_rollout
 from sb3_cosyne.evaluation.lanes import evaluate_networks
@@ -93,16 +93,6 @@ def _check_cap_factor(factor: Any) -> float | None:
             f"mean length) or None, got {factor!r}"
         )
     return float(factor)
-
-
-def _check_margin(margin: Any) -> float:
-    """``holdout_margin`` as a float."""
-    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) or not 0 <= margin < np.inf:
-        raise ValueError(
-            f"holdout_margin must be a finite number >= 0 (1.0: a challenger must lead the champion by one standard "
-            f"error), got {margin!r}"
-        )
-    return float(margin)
 
 
 def _check_evaluator(evaluator: Any, env: GymEnv | None = None) -> None:
@@ -420,7 +410,7 @@ class CoSyNE(BaseAlgorithm):
             self.holdout_refresh = check_int("holdout_refresh", self.holdout_refresh, 1)
             if not self.holdout_episodes:
                 raise ValueError("holdout_refresh needs holdout_episodes > 0 (a held-out set to refresh), or set it to None")
-        self.holdout_margin = _check_margin(self.holdout_margin)
+        self.holdout_margin = check_scale("holdout_margin", self.holdout_margin)
         if self.holdout_margin and not self.holdout_episodes:
             raise ValueError("holdout_margin needs holdout_episodes > 0 (the episodes it applies to), or set it to 0")
         if self.max_champion_episodes is not None:

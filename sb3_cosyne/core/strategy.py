@@ -22,6 +22,18 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def check_scale(name: str, value: Any) -> float:
+    """
+    Check that a setting is a finite number >= 0 (not a bool).
+
+    :raises ValueError: naming the setting and what it must be
+    :return: the value as a Python float
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value < np.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_hyperparameters(
     *,
     pop_size: int,
@@ -51,8 +63,7 @@ def check_hyperparameters(
     if init_scale is not None:
         scales.append(("init_scale", init_scale))
     for name, value in scales:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value < np.inf:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        check_scale(name, value)
     if stagnation is not None and (
         isinstance(stagnation, bool) or not isinstance(stagnation, (int, np.integer)) or stagnation < 1
     ):
