@@ -138,9 +138,11 @@ def test_held_out_seeds_come_from_the_model_seed_apart_from_training():
     assert a.strategy.rng.bit_generator.state == before
 
 
-def test_a_new_held_out_set_is_drawn_after_holdout_refresh_challengers_and_the_champion_replays_it():
-    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=10, champion_episodes=2, seed=4, holdout_episodes=6, holdout_refresh=2)
-    first_set = model.holdout_seeds().copy()
+def learn_recording_holdout_checks(model: CoSyNE, total_timesteps: int = 30_000) -> list[tuple]:
+    """
+    Train, recording each held-out check: the held-out seeds it played, whether a champion existed and whether its
+    held-out returns were known before the check, and the check itself.
+    """
     checks, holdout_check = [], model._holdout_check
 
     def recorded(generation, callback):
@@ -150,7 +152,14 @@ def test_a_new_held_out_set_is_drawn_after_holdout_refresh_challengers_and_the_c
         return ok
 
     model._holdout_check = recorded
-    model.learn(30_000)
+    model.learn(total_timesteps)
+    return checks
+
+
+def test_a_new_held_out_set_is_drawn_after_holdout_refresh_challengers_and_the_champion_replays_it():
+    model = CoSyNE("MlpPolicy", "CartPole-v1", pop_size=10, champion_episodes=2, seed=4, holdout_episodes=6, holdout_refresh=2)
+    first_set = model.holdout_seeds().copy()
+    checks = learn_recording_holdout_checks(model)
     sets = [tuple(seeds) for seeds, *_ in checks]
     assert len(checks) >= 6 and sets[0] == tuple(first_set)
     # Two challengers a set, each set drawn anew.
@@ -211,15 +220,7 @@ def test_with_holdout_margin_a_challenger_must_lead_by_that_many_standard_errors
 
 def test_the_model_s_held_out_checks_use_its_margin():
     model = CoSyNE("MlpPolicy", "Acrobot-v1", pop_size=10, champion_episodes=2, seed=4, holdout_episodes=6, holdout_margin=1.5)
-    checks, holdout_check = [], model._holdout_check
-
-    def recorded(generation, callback):
-        ok = holdout_check(generation, callback)
-        checks.append(generation.holdout)
-        return ok
-
-    model._holdout_check = recorded
-    model.learn(30_000)
+    checks = [check for *_, check in learn_recording_holdout_checks(model)]
     assert len(checks) >= 2 and all(check.margin == 1.5 for check in checks)
 
 
