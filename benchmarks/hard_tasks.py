@@ -114,6 +114,8 @@ def make_model(spec: dict[str, Any]):
     :param spec: env, seed, overrides, fast_path and, optionally, workers and load_from (a saved model to go on
         from, with the overrides as ``load``'s keyword arguments)
     """
+    from stable_baselines3.common.env_util import make_vec_env
+
     from sb3_cosyne import CoSyNE
     from sb3_cosyne.evaluation import SubprocEvaluator
     from sb3_cosyne.hyperparams import entry_env, load_hyperparams, model_kwargs
@@ -124,7 +126,8 @@ def make_model(spec: dict[str, Any]):
     make_env = functools.partial(training_env, env_id, wrapper)
     workers = spec.get("workers", 1)
     evaluator = SubprocEvaluator(make_env, n_workers=workers) if workers > 1 else None
-    env = entry_env(env_id, entry) if wrapper is None else make_env()
+    # With a wrapper: the entry's lanes (n_envs), each env wrapped for training.
+    env = entry_env(env_id, entry) if wrapper is None else make_vec_env(make_env, n_envs=entry.get("n_envs", 1))
     if spec.get("load_from"):
         _, overrides = model_kwargs(spec["overrides"])
         return CoSyNE.load(spec["load_from"], env=env, fast_path=spec["fast_path"], evaluator=evaluator, **overrides)
